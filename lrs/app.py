@@ -1,0 +1,111 @@
+"""The application factory: nothing happens at import time; engines live in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+
+from auth.service import Authenticator
+from documents import routes as document_routes
+from lrs import routes
+from lrs.db import create_engine, create_sessionmaker
+from lrs.errors import Unauthorized, XAPIError
+from lrs.middleware import (
+    CONSISTENT_THROUGH,
+    AlternateRequestSyntaxMiddleware,
+    XAPIVersionMiddleware,
+)
+from lrs.settings import Settings
+from lrs.versions import VERSION_HEADER
+from statements import routes as statement_routes
+from statements.service import StatementHooks
+
+logger = logging.getLogger("lrs")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="LRS",
+        summary="xAPI 1.0.3 / 2.0 Learning Record Store",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.authenticator = Authenticator(settings.public_url, settings.credential_cache_seconds)
+    app.state.statement_hooks = StatementHooks()
+
+    app.add_exception_handler(XAPIError, _xapi_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+    app.include_router(routes.router)
+    app.include_router(statement_routes.router)
+    app.include_router(document_routes.router)
+
+    # Added innermost first: CORS answers preflights before any xAPI rule applies.
+    for middleware in (XAPIVersionMiddleware, AlternateRequestSyntaxMiddleware):
+        app.add_middleware(
+            middleware,
+            max_request_bytes=settings.max_request_bytes,
+            default_version=settings.default_xapi_version,
+        )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            VERSION_HEADER,
+            "If-Match",
+            "If-None-Match",
+            "Accept-Language",
+        ],
+        expose_headers=["ETag", "Last-Modified", VERSION_HEADER, CONSISTENT_THROUGH],
+    )
+    return app
+
+
+async def _xapi_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, XAPIError)
+    headers = {"WWW-Authenticate": 'Basic realm="xAPI"'} if isinstance(exc, Unauthorized) else None
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    field = ".".join(str(part) for part in first.get("loc", ()))
+    return await _xapi_error(_request, XAPIError(str(first.get("msg", "invalid request")), field))
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    body = {"error": {"status": exc.status_code, "message": str(exc.detail)}}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    body = {"error": {"status": 500, "message": "internal error; the request changed nothing"}}
+    return JSONResponse(body, status_code=500)

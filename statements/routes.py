@@ -1,0 +1,147 @@
+"""HTTP of the Statement resource (xAPI-Communication 2.1): parse, call the service, answer."""
+
+from __future__ import annotations
+
+import json
+from email.utils import format_datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from auth.dependencies import CurrentPrincipal
+from lrs.db import DbSession
+from lrs.errors import BadRequest
+from lrs.middleware import CONSISTENT_THROUGH, utc_timestamp
+from lrs.params import check_parameter_names
+from lrs.routing import documented_parameters, get_and_head
+from statements import service
+from statements.attachments import build_multipart_mixed
+from statements.models import QUERY_PARAMETERS, parse_statement_query
+from statements.validation import is_iri, parse_agent
+
+router = APIRouter(prefix="/xapi", tags=["statements"])
+
+STATEMENTS_PATH = "/xapi/statements"
+
+
+def _statement_body() -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {}},
+                "multipart/mixed": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    }
+
+
+@router.put(
+    "/statements",
+    status_code=204,
+    response_class=Response,
+    openapi_extra=documented_parameters(("statementId",), ("statementId",)) | _statement_body(),
+)
+async def put_statement(
+    request: Request, session: DbSession, principal: CurrentPrincipal
+) -> Response:
+    pairs = list(request.query_params.multi_items())
+    check_parameter_names([name for name, _ in pairs], ("statementId",))
+    query = parse_statement_query(pairs) if pairs else None
+    if query is None or query.statement_id is None:
+        raise BadRequest("PUT needs the statementId parameter", "statementId")
+    await service.store_statements(
+        session,
+        principal,
+        request.state.xapi_version,
+        request.app.state.statement_hooks,
+        content_type=request.headers.get("content-type"),
+        body=await request.body(),
+        max_batch=request.app.state.settings.max_batch_statements,
+        statement_id=query.statement_id,
+    )
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/statements", response_model=list[str], openapi_extra=_statement_body())
+async def post_statements(
+    request: Request, session: DbSession, principal: CurrentPrincipal
+) -> Response:
+    check_parameter_names(list(request.query_params.keys()), ())
+    ids = await service.store_statements(
+        session,
+        principal,
+        request.state.xapi_version,
+        request.app.state.statement_hooks,
+        content_type=request.headers.get("content-type"),
+        body=await request.body(),
+        max_batch=request.app.state.settings.max_batch_statements,
+    )
+    await session.commit()
+    return Response(json.dumps(ids), media_type="application/json")
+
+
+@get_and_head(
+    router,
+    "/statements",
+    response_class=Response,
+    openapi_extra=documented_parameters(QUERY_PARAMETERS),
+)
+async def get_statements(
+    request: Request, session: DbSession, principal: CurrentPrincipal
+) -> Response:
+    query = parse_statement_query(list(request.query_params.multi_items()))
+    answer = await service.get_statements(
+        session,
+        principal,
+        query,
+        accept_language=request.headers.get("accept-language"),
+        max_limit=request.app.state.settings.max_query_limit,
+        more_url=STATEMENTS_PATH,
+    )
+    headers = {CONSISTENT_THROUGH: utc_timestamp(answer.consistent_through)}
+    if answer.last_modified is not None:
+        headers["Last-Modified"] = format_datetime(answer.last_modified, usegmt=True)
+    if query.attachments:
+        content_type, body = build_multipart_mixed(answer.body, answer.parts)
+        return Response(body, media_type=content_type, headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)
+
+
+@get_and_head(
+    router,
+    "/activities",
+    tags=["activities"],
+    response_class=Response,
+    openapi_extra=documented_parameters(("activityId",), ("activityId",)),
+)
+async def get_activity(
+    request: Request, session: DbSession, principal: CurrentPrincipal
+) -> Response:
+    params = _required_only(request, "activityId")
+    if not is_iri(params["activityId"]):
+        raise BadRequest(f"activityId must be an IRI, not {params['activityId']!r}", "activityId")
+    activity = await service.get_activity(session, principal, params["activityId"])
+    return Response(json.dumps(activity), media_type="application/json")
+
+
+@get_and_head(
+    router,
+    "/agents",
+    tags=["agents"],
+    response_class=Response,
+    openapi_extra=documented_parameters(("agent",), ("agent",)),
+)
+async def get_agent(request: Request, principal: CurrentPrincipal) -> Response:
+    params = _required_only(request, "agent")
+    person = service.person_for(parse_agent(params["agent"]))
+    return Response(json.dumps(person), media_type="application/json")
+
+
+def _required_only(request: Request, name: str) -> dict[str, str]:
+    pairs = list(request.query_params.multi_items())
+    check_parameter_names([key for key, _ in pairs], (name,))
+    if not pairs:
+        raise BadRequest(f"the {name} parameter is required", name)
+    return dict(pairs)

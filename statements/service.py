@@ -1,0 +1,347 @@
+"""The rules of the Statement resource: storing (PUT/POST) and retrieving (GET).
+
+Services never commit: the route owns the request's one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.models import Principal, Scope
+from lrs.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from lrs.middleware import utc_timestamp
+from lrs.versions import XAPIVersion
+from statements import store
+from statements.attachments import AttachmentPart, check_attachments, parse_statement_request
+from statements.compare import statements_equivalent
+from statements.formats import parse_accept_language, to_canonical, to_ids
+from statements.indexing import (
+    activity_index,
+    agent_index,
+    carried_activities,
+    is_voiding,
+    merge_definition,
+)
+from statements.models import Cursor, StatementQuery, encode_more
+from statements.signature import verify_signed_statements
+from statements.store import StatementRow, StoredStatement
+from statements.validation import parse_json, validate_statements
+
+Statement = dict[str, Any]
+StatementHook = Callable[[AsyncSession, Principal, Sequence[Statement]], Awaitable[None]]
+
+
+@dataclass
+class StatementHooks:
+    """How later domains (cmi5 session rules, analytics learner models) plug into statement
+    storage without `statements` importing them.
+
+    - `checks` run after validation and before anything is written; raising an `XAPIError`
+      rejects the whole request.
+    - `after_store` run in the same transaction, after the statements are written, with the
+      statements that were new (re-sent identical statements are not passed again).
+    Both receive the statements as stored (id, stored, authority, version set)."""
+
+    checks: list[StatementHook] = field(default_factory=list)
+    after_store: list[StatementHook] = field(default_factory=list)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _require(principal: Principal, *scopes: Scope) -> None:
+    if not principal.has_any(*scopes):
+        names = " or ".join(scope.value for scope in (*scopes, Scope.ALL))
+        raise Forbidden(f"this credential lacks the scope {names}", "scope")
+
+
+async def store_statements(
+    session: AsyncSession,
+    principal: Principal,
+    version: XAPIVersion,
+    hooks: StatementHooks,
+    *,
+    content_type: str | None,
+    body: bytes,
+    max_batch: int,
+    statement_id: uuid.UUID | None = None,
+) -> list[str]:
+    """PUT (with `statement_id`) or POST of statements; returns their ids in request order.
+
+    xAPI-Communication 2.1.1/2.1.2: an id already stored changes nothing; sent again with other
+    content it is a 409 and the whole request is rejected (nothing of it is written)."""
+    _require(principal, Scope.STATEMENTS_WRITE)
+    json_part, parts = parse_statement_request(content_type, body)
+    payload = parse_json(json_part, "body")
+    if statement_id is not None:
+        payload = _with_put_id(payload, statement_id)
+    if isinstance(payload, list) and len(payload) > max_batch:
+        raise PayloadTooLarge(f"a batch holds at most {max_batch} statements", "body")
+    received = validate_statements(payload, version)
+    path = "statements" if isinstance(payload, list) else "statement"
+    matched = check_attachments(
+        received, parts, multipart=bool(parts) or _is_multipart(content_type)
+    )
+    verify_signed_statements(received, matched, path)
+
+    stored_at = datetime.now(UTC)
+    prepared = [_prepare(s, principal, version, stored_at) for s in received]
+    for check in hooks.checks:
+        await check(session, principal, prepared)
+
+    rows = [_row(s, stored_at) for s in prepared]
+    new_ids = await store.insert_statements(
+        session, principal.tenant_id, principal.credential_id, rows
+    )
+    await _check_resent(session, principal.tenant_id, prepared, rows, new_ids)
+    new_statements = [
+        s for s, row in zip(prepared, rows, strict=True) if row.statement_id in new_ids
+    ]
+    targets = {row.object_ref for row in rows if row.is_voiding and row.object_ref is not None}
+    await store.apply_voiding(session, principal.tenant_id, new_ids | targets)
+    await _update_definitions(session, principal, new_statements)
+    await store.insert_attachments(
+        session,
+        principal.tenant_id,
+        ((part.sha2, part.content_type, part.data) for part in matched.values()),
+    )
+    for after_store in hooks.after_store:
+        await after_store(session, principal, new_statements)
+    return [s["id"] for s in prepared]
+
+
+def _is_multipart(content_type: str | None) -> bool:
+    return (content_type or "").lower().startswith("multipart/")
+
+
+def _with_put_id(payload: Any, statement_id: uuid.UUID) -> Any:
+    """xAPI-Communication 2.1.1: PUT carries one statement; a body id must equal statementId."""
+    if not isinstance(payload, dict):
+        raise BadRequest("PUT takes a single statement object", "body")
+    if "id" not in payload:
+        return {"id": str(statement_id), **payload}
+    try:
+        same = uuid.UUID(str(payload["id"])) == statement_id
+    except ValueError:
+        same = True  # not a UUID at all: validation names that error
+    if not same:
+        raise BadRequest("the statement id differs from the statementId parameter", "statement.id")
+    return payload
+
+
+def _prepare(
+    statement: Statement, principal: Principal, version: XAPIVersion, stored_at: datetime
+) -> Statement:
+    """The LRS-set properties (xAPI-Data 2.4): id, stored, timestamp, authority, version."""
+    stored = utc_timestamp(stored_at)
+    prepared = {"id": statement.get("id") or str(uuid.uuid4()), **statement}
+    prepared["stored"] = stored
+    if prepared.get("timestamp") is None:
+        prepared["timestamp"] = stored
+    prepared["authority"] = principal.authority
+    prepared.setdefault("version", "1.0.0" if version is XAPIVersion.V1 else "2.0.0")
+    return prepared
+
+
+def _row(statement: Statement, stored_at: datetime) -> StatementRow:
+    context = statement.get("context", {})
+    target = statement["object"]
+    return StatementRow(
+        statement_id=uuid.UUID(statement["id"]),
+        stored=stored_at,
+        verb_id=statement["verb"]["id"],
+        registration=uuid.UUID(context["registration"]) if "registration" in context else None,
+        object_ref=uuid.UUID(target["id"]) if target.get("objectType") == "StatementRef" else None,
+        is_voiding=is_voiding(statement),
+        payload=_dumps(statement),
+        agents=agent_index(statement),
+        activities=activity_index(statement),
+    )
+
+
+async def _check_resent(
+    session: AsyncSession,
+    tenant_id: int,
+    prepared: Sequence[Statement],
+    rows: Sequence[StatementRow],
+    new_ids: set[uuid.UUID],
+) -> None:
+    resent = {row.statement_id: s for s, row in zip(prepared, rows, strict=True)}
+    for statement_id in new_ids:
+        del resent[statement_id]
+    existing = await store.payloads_by_id(session, tenant_id, resent)
+    for statement_id, statement in resent.items():
+        if not statements_equivalent(json.loads(existing[statement_id]), statement):
+            raise Conflict(
+                f"statement {statement_id} is already stored with different content",
+                "id",
+            )
+
+
+async def _update_definitions(
+    session: AsyncSession, principal: Principal, new_statements: Sequence[Statement]
+) -> None:
+    """Canonical Activity definitions. Only a credential with `define` may change what is
+    known; others only introduce Activities not seen before (xAPI-Communication 4.2 table 1)."""
+    incoming: dict[str, dict[str, Any]] = {}
+    for statement in new_statements:
+        for activity in carried_activities(statement):
+            if "definition" in activity:
+                incoming[activity["id"]] = merge_definition(
+                    incoming.get(activity["id"], {}), activity["definition"]
+                )
+    if not incoming:
+        return
+    may_define = principal.has_any(Scope.DEFINE)
+    if may_define:
+        known = await store.definitions_by_id(session, principal.tenant_id, incoming)
+        for activity_id, text in known.items():
+            incoming[activity_id] = merge_definition(json.loads(text), incoming[activity_id])
+    await store.upsert_definitions(
+        session,
+        principal.tenant_id,
+        {activity_id: _dumps(d) for activity_id, d in incoming.items()},
+        replace=may_define,
+    )
+
+
+@dataclass(frozen=True)
+class StatementsAnswer:
+    """A GET's answer before it becomes HTTP: the JSON body, attachment parts when asked for."""
+
+    body: bytes
+    parts: list[AttachmentPart]
+    consistent_through: datetime
+    last_modified: datetime | None
+
+
+async def get_statements(
+    session: AsyncSession,
+    principal: Principal,
+    query: StatementQuery,
+    *,
+    accept_language: str | None,
+    max_limit: int,
+    more_url: str,
+) -> StatementsAnswer:
+    _require(principal, Scope.STATEMENTS_READ, Scope.STATEMENTS_READ_MINE, Scope.ALL_READ)
+    mine_only = not principal.has_any(Scope.STATEMENTS_READ, Scope.ALL_READ)
+    credential_id = principal.credential_id if mine_only else None
+    now = datetime.now(UTC)
+    if query.single:
+        found = await _single(session, principal.tenant_id, query, credential_id)
+        rows, more = [found], None
+    else:
+        where = replace(query.where, credential_id=credential_id)
+        limit = min(query.limit or max_limit, max_limit)
+        rows = await store.query_statements(
+            session,
+            principal.tenant_id,
+            where,
+            ascending=query.ascending,
+            limit=limit + 1,
+            after=query.after,
+        )
+        more = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            # Later pages keep the first page's upper bound, so the result set stays stable.
+            stable = replace(query, where=replace(query.where, until=query.where.until or now))
+            more = f"{more_url}?more={encode_more(stable, Cursor(rows[-1].stored, rows[-1].seq))}"
+    statements_json, hashes = await _render(
+        session, principal.tenant_id, query, rows, accept_language
+    )
+    if query.single:
+        body = statements_json[0]
+    else:
+        body = (
+            '{"statements":[' + ",".join(statements_json) + '],"more":' + _dumps(more or "") + "}"
+        )
+    parts = []
+    if query.attachments:
+        parts = [
+            AttachmentPart(sha2=sha2, content_type=content_type, data=data)
+            for sha2, content_type, data in await store.attachments_by_sha2(
+                session, principal.tenant_id, hashes
+            )
+        ]
+    return StatementsAnswer(
+        body=body.encode(),
+        parts=parts,
+        consistent_through=now,
+        last_modified=rows[0].stored if query.single else None,
+    )
+
+
+async def _single(
+    session: AsyncSession, tenant_id: int, query: StatementQuery, credential_id: int | None
+) -> StoredStatement:
+    """xAPI-Communication 2.1.4: a voided statement is only found by voidedStatementId."""
+    wanted = query.statement_id or query.voided_statement_id
+    assert wanted is not None
+    found = await store.get_statement(session, tenant_id, wanted, credential_id)
+    by_voided_id = query.voided_statement_id is not None
+    if found is None or found[1] != by_voided_id:
+        name = "voidedStatementId" if by_voided_id else "statementId"
+        state = "voided " if by_voided_id else ""
+        raise NotFound(f"no {state}statement with id {wanted}", name)
+    return found[0]
+
+
+async def _render(
+    session: AsyncSession,
+    tenant_id: int,
+    query: StatementQuery,
+    rows: Sequence[StoredStatement],
+    accept_language: str | None,
+) -> tuple[list[str], set[str]]:
+    """The statements in the asked format, and the attachment hashes they reference."""
+    if query.format == "exact" and not query.attachments:
+        return [row.payload for row in rows], set()
+    parsed = [json.loads(row.payload) for row in rows]
+    hashes = {a["sha2"] for s in parsed for a in s.get("attachments", ())}
+    if query.format == "ids":
+        return [_dumps(to_ids(s)) for s in parsed], hashes
+    if query.format == "canonical":
+        definitions = await _definitions_for(session, tenant_id, parsed)
+        preferred = parse_accept_language(accept_language)
+        return [_dumps(to_canonical(s, definitions, preferred)) for s in parsed], hashes
+    return [row.payload for row in rows], hashes
+
+
+async def _definitions_for(
+    session: AsyncSession, tenant_id: int, parsed: Iterable[Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    ids = {activity["id"] for s in parsed for activity in carried_activities(s)}
+    known = await store.definitions_by_id(session, tenant_id, ids)
+    return {activity_id: json.loads(text) for activity_id, text in known.items()}
+
+
+async def get_activity(
+    session: AsyncSession, principal: Principal, activity_id: str
+) -> dict[str, Any]:
+    """xAPI-Communication 2.5: the Activity with the canonical definition assembled from the
+    statements that carried it; an Activity never seen is still answered with its id."""
+    known = await store.definitions_by_id(session, principal.tenant_id, [activity_id])
+    activity: dict[str, Any] = {"objectType": "Activity", "id": activity_id}
+    if activity_id in known:
+        activity["definition"] = json.loads(known[activity_id])
+    return activity
+
+
+def person_for(agent: Mapping[str, Any]) -> dict[str, Any]:
+    """xAPI-Communication 2.4: the Person object for an Agent. This LRS links no identities,
+    so the Person carries the identifier (and name) it was asked about."""
+    person: dict[str, Any] = {"objectType": "Person"}
+    for name in ("name", "mbox", "mbox_sha1sum", "openid", "account"):
+        if name in agent:
+            person[name] = [agent[name]]
+    return person

@@ -1,0 +1,330 @@
+"""All SQL of statements, their index rows, canonical activities and attachments.
+
+Writes are multi-row statements (a handful of round trips per batch, never one per statement);
+statement ids are unique by constraint and inserted with ON CONFLICT DO NOTHING.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    false,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lrs.db import dialect_insert
+from statements.models import Cursor, StatementFilter
+from statements.tables import (
+    activities,
+    attachments,
+    statement_activities,
+    statement_agents,
+    statements,
+)
+
+# Rows per INSERT: stays under SQLite's 32,766 bound parameters and asyncpg's 32,767.
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    """What a statement insert needs; the index rows ride along."""
+
+    statement_id: uuid.UUID
+    stored: datetime
+    verb_id: str
+    registration: uuid.UUID | None
+    object_ref: uuid.UUID | None
+    is_voiding: bool
+    payload: str
+    agents: Mapping[str, bool]  # agent IFI key -> direct
+    activities: Mapping[str, bool]  # activity id -> direct
+
+
+@dataclass(frozen=True)
+class StoredStatement:
+    seq: int
+    stored: datetime
+    payload: str
+
+
+def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]]:
+    for start in range(0, len(rows), _CHUNK):
+        yield rows[start : start + _CHUNK]
+
+
+async def insert_statements(
+    session: AsyncSession, tenant_id: int, credential_id: int, rows: Sequence[StatementRow]
+) -> set[uuid.UUID]:
+    """Inserts the statements whose ids are new and their index rows; returns the new ids."""
+    values = [
+        {
+            "tenant_id": tenant_id,
+            "statement_id": row.statement_id,
+            "stored": row.stored,
+            "verb_id": row.verb_id,
+            "registration": row.registration,
+            "object_ref": row.object_ref,
+            "is_voiding": row.is_voiding,
+            "voided": False,
+            "credential_id": credential_id,
+            "payload": row.payload,
+        }
+        for row in rows
+    ]
+    seq_by_id: dict[uuid.UUID, int] = {}
+    for chunk in _chunks(values):
+        statement = (
+            dialect_insert(session, statements)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=["tenant_id", "statement_id"])
+            .returning(statements.c.statement_id, statements.c.seq)
+        )
+        for statement_id, seq in (await session.execute(statement)).all():
+            seq_by_id[statement_id] = seq
+    agent_rows: list[dict[str, Any]] = []
+    activity_rows: list[dict[str, Any]] = []
+    for row in rows:
+        seq = seq_by_id.get(row.statement_id)
+        if seq is None:
+            continue
+        common = {"statement_seq": seq, "tenant_id": tenant_id, "stored": row.stored}
+        agent_rows.extend({**common, "agent": a, "direct": d} for a, d in row.agents.items())
+        activity_rows.extend(
+            {**common, "activity_id": a, "direct": d} for a, d in row.activities.items()
+        )
+    for table, index_rows in (
+        (statement_agents, agent_rows),
+        (statement_activities, activity_rows),
+    ):
+        for chunk in _chunks(index_rows):
+            await session.execute(table.insert().values(list(chunk)))
+    return set(seq_by_id)
+
+
+async def payloads_by_id(
+    session: AsyncSession, tenant_id: int, statement_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    ids = list(statement_ids)
+    if not ids:
+        return {}
+    result = await session.execute(
+        select(statements.c.statement_id, statements.c.payload).where(
+            statements.c.tenant_id == tenant_id, statements.c.statement_id.in_(ids)
+        )
+    )
+    return {row.statement_id: row.payload for row in result}
+
+
+async def apply_voiding(session: AsyncSession, tenant_id: int, ids: Iterable[uuid.UUID]) -> None:
+    """Marks voided every non-voiding statement among `ids` that a stored voiding statement
+    targets (xAPI-Data 2.3.2: a voiding statement itself cannot be voided)."""
+    ids = list(ids)
+    if not ids:
+        return
+    voiding = statements.alias("voiding")
+    targets = select(voiding.c.object_ref).where(
+        voiding.c.tenant_id == tenant_id, voiding.c.is_voiding, voiding.c.object_ref.in_(ids)
+    )
+    await session.execute(
+        update(statements)
+        .where(
+            statements.c.tenant_id == tenant_id,
+            statements.c.is_voiding == false(),
+            statements.c.voided == false(),
+            statements.c.statement_id.in_(targets),
+        )
+        .values(voided=True)
+    )
+
+
+async def get_statement(
+    session: AsyncSession, tenant_id: int, statement_id: uuid.UUID, credential_id: int | None
+) -> tuple[StoredStatement, bool] | None:
+    """The statement and whether it is voided."""
+    query = select(
+        statements.c.seq, statements.c.stored, statements.c.payload, statements.c.voided
+    ).where(statements.c.tenant_id == tenant_id, statements.c.statement_id == statement_id)
+    if credential_id is not None:
+        query = query.where(statements.c.credential_id == credential_id)
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    return StoredStatement(row.seq, row.stored, row.payload), bool(row.voided)
+
+
+def _match_conditions(tenant_id: int, where: StatementFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [statements.c.tenant_id == tenant_id]
+    if where.verb is not None:
+        conditions.append(statements.c.verb_id == where.verb)
+    if where.registration is not None:
+        conditions.append(statements.c.registration == where.registration)
+    if where.agent is not None:
+        link = statement_agents
+        conditions.append(
+            exists().where(
+                link.c.statement_seq == statements.c.seq,
+                link.c.agent == where.agent,
+                true() if where.related_agents else link.c.direct,
+            )
+        )
+    if where.activity is not None:
+        link = statement_activities
+        conditions.append(
+            exists().where(
+                link.c.statement_seq == statements.c.seq,
+                link.c.activity_id == where.activity,
+                true() if where.related_activities else link.c.direct,
+            )
+        )
+    return conditions
+
+
+def _matching_seqs(tenant_id: int, where: StatementFilter) -> Select[tuple[int]]:
+    """Statements meeting the filters, plus those that target one of them through a
+    StatementRef object, recursively (xAPI-Communication 2.1.3.s3). Voided statements still
+    count as targets here; they are dropped from the answer afterwards (2.1.4.s1.b2)."""
+    matched = (
+        select(statements.c.seq, statements.c.statement_id)
+        .where(*_match_conditions(tenant_id, where))
+        .cte("matched", recursive=True)
+    )
+    referring = statements.alias("referring")
+    matched = matched.union(
+        select(referring.c.seq, referring.c.statement_id).join(
+            matched,
+            and_(
+                referring.c.tenant_id == tenant_id, referring.c.object_ref == matched.c.statement_id
+            ),
+        )
+    )
+    return select(matched.c.seq)
+
+
+async def query_statements(
+    session: AsyncSession,
+    tenant_id: int,
+    where: StatementFilter,
+    *,
+    ascending: bool,
+    limit: int,
+    after: Cursor | None,
+) -> list[StoredStatement]:
+    conditions: list[ColumnElement[bool]] = [
+        statements.c.tenant_id == tenant_id,
+        statements.c.voided == false(),
+    ]
+    if where.has_match_filters:
+        conditions.append(statements.c.seq.in_(_matching_seqs(tenant_id, where)))
+    # xAPI-Communication 2.1.3: since is exclusive, until inclusive.
+    if where.since is not None:
+        conditions.append(statements.c.stored > where.since)
+    if where.until is not None:
+        conditions.append(statements.c.stored <= where.until)
+    if where.credential_id is not None:
+        conditions.append(statements.c.credential_id == where.credential_id)
+    if after is not None:
+        if ascending:
+            conditions.append(
+                or_(
+                    statements.c.stored > after.stored,
+                    and_(statements.c.stored == after.stored, statements.c.seq > after.seq),
+                )
+            )
+        else:
+            conditions.append(
+                or_(
+                    statements.c.stored < after.stored,
+                    and_(statements.c.stored == after.stored, statements.c.seq < after.seq),
+                )
+            )
+    order = (
+        (statements.c.stored.asc(), statements.c.seq.asc())
+        if ascending
+        else (statements.c.stored.desc(), statements.c.seq.desc())
+    )
+    query = (
+        select(statements.c.seq, statements.c.stored, statements.c.payload)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(limit)
+    )
+    result = await session.execute(query)
+    return [StoredStatement(row.seq, row.stored, row.payload) for row in result.all()]
+
+
+async def definitions_by_id(
+    session: AsyncSession, tenant_id: int, activity_ids: Iterable[str]
+) -> dict[str, str]:
+    ids = list(activity_ids)
+    if not ids:
+        return {}
+    result = await session.execute(
+        select(activities.c.activity_id, activities.c.definition).where(
+            activities.c.tenant_id == tenant_id, activities.c.activity_id.in_(ids)
+        )
+    )
+    return {row.activity_id: row.definition for row in result}
+
+
+async def upsert_definitions(
+    session: AsyncSession, tenant_id: int, definitions: Mapping[str, str], *, replace: bool
+) -> None:
+    """Writes canonical definitions; `replace=False` only adds Activities not seen before."""
+    rows = [
+        {"tenant_id": tenant_id, "activity_id": activity_id, "definition": definition}
+        for activity_id, definition in sorted(definitions.items())
+    ]
+    for chunk in _chunks(rows):
+        insert = dialect_insert(session, activities).values(list(chunk))
+        if replace:
+            insert = insert.on_conflict_do_update(
+                index_elements=["tenant_id", "activity_id"],
+                set_={"definition": insert.excluded.definition},
+            )
+        else:
+            insert = insert.on_conflict_do_nothing(index_elements=["tenant_id", "activity_id"])
+        await session.execute(insert)
+
+
+async def insert_attachments(
+    session: AsyncSession, tenant_id: int, parts: Iterable[tuple[str, str, bytes]]
+) -> None:
+    """Stores attachment bytes once per (tenant, sha2); parts are (sha2, content type, data)."""
+    rows = [
+        {"tenant_id": tenant_id, "sha2": sha2, "content_type": content_type, "data": data}
+        for sha2, content_type, data in parts
+    ]
+    for chunk in _chunks(rows):
+        await session.execute(
+            dialect_insert(session, attachments)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=["tenant_id", "sha2"])
+        )
+
+
+async def attachments_by_sha2(
+    session: AsyncSession, tenant_id: int, hashes: Iterable[str]
+) -> list[tuple[str, str, bytes]]:
+    wanted = sorted(set(hashes))
+    if not wanted:
+        return []
+    result = await session.execute(
+        select(attachments.c.sha2, attachments.c.content_type, attachments.c.data).where(
+            attachments.c.tenant_id == tenant_id, attachments.c.sha2.in_(wanted)
+        )
+    )
+    return [(sha2, content_type, bytes(data)) for sha2, content_type, data in result.all()]

@@ -1,0 +1,106 @@
+"""Statements as received, plus the index tables that statement queries filter on.
+
+Link rows copy `stored` so that a filtered query walks one index in `stored` order
+instead of sorting every match.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+
+from lrs.db import BigIntPK, UTCDateTime, metadata
+
+statements = Table(
+    "statements",
+    metadata,
+    # Insertion sequence: breaks ties between statements stored in the same microsecond.
+    Column("seq", BigIntPK, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, nullable=False),
+    Column("statement_id", Uuid, nullable=False),
+    Column("stored", UTCDateTime, nullable=False),
+    Column("verb_id", String(2048), nullable=False),
+    Column("registration", Uuid, nullable=True),
+    # Target of a StatementRef object (voiding statements included).
+    Column("object_ref", Uuid, nullable=True),
+    Column("is_voiding", Boolean, nullable=False),
+    Column("voided", Boolean, nullable=False, default=False),
+    Column("credential_id", Integer, nullable=False),
+    # The statement as stored (exact format), JSON text.
+    Column("payload", Text, nullable=False),
+    UniqueConstraint("tenant_id", "statement_id"),
+    Index("ix_statements_tenant_stored", "tenant_id", "stored", "seq"),
+    Index("ix_statements_tenant_verb", "tenant_id", "verb_id", "stored", "seq"),
+    Index("ix_statements_tenant_registration", "tenant_id", "registration", "stored", "seq"),
+    Index("ix_statements_tenant_object_ref", "tenant_id", "object_ref"),
+)
+
+# One row per agent IFI a statement mentions. `direct` marks the actor and object (and members of
+# a Group in those places), which `agent=` matches; `related_agents=true` matches every row.
+statement_agents = Table(
+    "statement_agents",
+    metadata,
+    Column(
+        "statement_seq",
+        BigIntPK,
+        ForeignKey("statements.seq", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("agent", String(2048), primary_key=True),
+    Column("tenant_id", Integer, nullable=False),
+    Column("direct", Boolean, nullable=False),
+    Column("stored", UTCDateTime, nullable=False),
+    Index("ix_statement_agents_lookup", "tenant_id", "agent", "stored", "statement_seq"),
+)
+
+# One row per Activity id a statement mentions. `direct` marks the object, which `activity=`
+# matches; `related_activities=true` matches context activities and SubStatement parts too.
+statement_activities = Table(
+    "statement_activities",
+    metadata,
+    Column(
+        "statement_seq",
+        BigIntPK,
+        ForeignKey("statements.seq", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("activity_id", String(2048), primary_key=True),
+    Column("tenant_id", Integer, nullable=False),
+    Column("direct", Boolean, nullable=False),
+    Column("stored", UTCDateTime, nullable=False),
+    Index("ix_statement_activities_lookup", "tenant_id", "activity_id", "stored", "statement_seq"),
+)
+
+# The canonical definition of each Activity, assembled from the statements that carried it.
+activities = Table(
+    "activities",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, nullable=False),
+    Column("activity_id", String(2048), nullable=False),
+    Column("definition", Text, nullable=False),
+    UniqueConstraint("tenant_id", "activity_id"),
+)
+
+# Attachment bytes, stored once per tenant and content hash.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, nullable=False),
+    Column("sha2", String(128), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    UniqueConstraint("tenant_id", "sha2"),
+)

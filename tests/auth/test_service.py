@@ -1,0 +1,51 @@
+"""Credentials: hashed secrets, scopes, the authority a credential writes as."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auth.models import Scope
+from auth.service import authority_for, hash_secret, parse_scopes, verify_secret
+from lrs import cli
+from lrs.errors import BadRequest
+
+
+def test_secret_is_stored_hashed_and_verifies() -> None:
+    hashed = hash_secret("s3cret-value")
+    assert "s3cret-value" not in hashed
+    assert hashed.startswith("scrypt$")
+    assert verify_secret("s3cret-value", hashed)
+    assert not verify_secret("other", hashed)
+    assert hash_secret("s3cret-value") != hashed  # salted
+
+
+def test_scopes_parse_and_unknown_is_refused() -> None:
+    """Communication 4.2 table 1 names the scopes."""
+    assert parse_scopes("statements/write,state define") == [
+        Scope.STATEMENTS_WRITE,
+        Scope.STATE,
+        Scope.DEFINE,
+    ]
+    with pytest.raises(BadRequest, match="unknown scope"):
+        parse_scopes("statements/everything")
+
+
+def test_authority_is_an_account_agent() -> None:
+    """Data 2.4.9: the authority is an Agent identified by an account on this LRS."""
+    assert authority_for("k", "Name", "https://lrs.example.com") == {
+        "objectType": "Agent",
+        "name": "Name",
+        "account": {"homePage": "https://lrs.example.com", "name": "k"},
+    }
+
+
+def test_cli_creates_credential_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("LRS_ADMIN_KEY", "")
+    monkeypatch.setenv("LRS_DATABASE_URL", url)  # the CLI exports it; restored afterwards
+    arguments = ["credentials", "create", "--key", "k1", "--secret", "s1", "--database-url", url]
+    cli.main([*arguments, "--scopes", "statements/write,statements/read"])
+    with pytest.raises(SystemExit, match="already exists"):
+        cli.main(arguments)

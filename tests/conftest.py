@@ -1,0 +1,121 @@
+"""Every storage test runs twice: on SQLite and on a real PostgreSQL database.
+
+The databases are created here, brought to head by the migrations, and dropped at the end.
+PostgreSQL is expected at LRS_TEST_POSTGRES_URL (default: 127.0.0.1:5432, user postgres);
+when it cannot be reached the PostgreSQL tests fail rather than skip.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from auth import service as auth_service
+from auth.models import Scope
+from lrs.app import create_app
+from lrs.db import create_engine, create_sessionmaker, migrate
+from lrs.settings import Settings
+
+POSTGRES_URL = os.environ.get(
+    "LRS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+TABLES_TO_EMPTY = (
+    "statement_agents",
+    "statement_activities",
+    "statements",
+    "activities",
+    "attachments",
+    "documents",
+)
+
+
+def basic(key: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
+
+
+async def _postgres_admin() -> asyncpg.Connection:
+    return await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("sqlite") / "lrs.db"
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        name = f"lrs_test_{uuid.uuid4().hex[:12]}"
+        admin = await _postgres_admin()
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = create_engine(url)
+    await migrate(engine)
+    await engine.dispose()
+    yield url
+    if request.param == "postgresql":
+        admin = await _postgres_admin()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(environment="test", database_url=database_url, admin_key=None)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+        async with app.state.engine.begin() as connection:
+            for table in TABLES_TO_EMPTY:
+                await connection.exec_driver_sql(f"DELETE FROM {table}")  # noqa: S608
+
+
+async def make_credential(
+    app: FastAPI, scopes: list[Scope], tenant: str = "acme"
+) -> tuple[str, str]:
+    """A new credential on `tenant`; returns its Authorization header value and key."""
+    key = f"key-{uuid.uuid4().hex[:10]}"
+    secret = uuid.uuid4().hex
+    async with create_sessionmaker(app.state.engine)() as session:
+        await auth_service.create_credential(
+            session, tenant=tenant, key=key, secret=secret, scopes=scopes, name=key
+        )
+        await session.commit()
+    return basic(key, secret), key
+
+
+def client_for(
+    app: FastAPI, authorization: str | None, version: str = "1.0.3"
+) -> httpx.AsyncClient:
+    headers = {"X-Experience-API-Version": version}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers
+    )
+
+
+@pytest.fixture(params=["1.0.3", "2.0.0"])
+def xapi_version(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def client(app: FastAPI, xapi_version: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with scope `all`, speaking each xAPI version in turn."""
+    authorization, _ = await make_credential(app, [Scope.ALL])
+    async with client_for(app, authorization, xapi_version) as client:
+        yield client

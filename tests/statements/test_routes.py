@@ -1,0 +1,416 @@
+"""The Statement resource over HTTP, on both back ends and both xAPI versions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from auth.models import Scope
+from tests.conftest import client_for, make_credential
+from tests.factories import ACTIVITY, VERB, activity, agent, statement, voiding, with_id
+
+
+async def post(client: httpx.AsyncClient, body: Any) -> httpx.Response:
+    return await client.post("/xapi/statements", json=body)
+
+
+async def get_one(client: httpx.AsyncClient, statement_id: str, **params: str) -> httpx.Response:
+    return await client.get("/xapi/statements", params={"statementId": statement_id, **params})
+
+
+async def query(client: httpx.AsyncClient, **params: str) -> dict[str, Any]:
+    response = await client.get("/xapi/statements", params=params)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def ids_of(result: dict[str, Any]) -> list[str]:
+    return [s["id"] for s in result["statements"]]
+
+
+class TestPut:
+    async def test_put_stores_and_answers_204(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.1: PUT with statementId stores the statement, 204 No Content."""
+        body = statement()
+        statement_id = str(uuid.uuid4())
+        response = await client.put(
+            "/xapi/statements", params={"statementId": statement_id}, json=body
+        )
+        assert response.status_code == 204
+        stored = (await get_one(client, statement_id)).json()
+        assert stored["id"] == statement_id
+        assert stored["actor"] == body["actor"]
+
+    async def test_put_without_statement_id_is_400(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.1.s1.table1.row1: statementId is required on PUT."""
+        response = await client.put("/xapi/statements", json=statement())
+        assert response.status_code == 400
+        assert response.json()["error"]["field"] == "statementId"
+
+    async def test_body_id_must_match_parameter(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.1.s3.b3: a body id differing from statementId is a 400."""
+        response = await client.put(
+            "/xapi/statements", params={"statementId": str(uuid.uuid4())}, json=with_id()
+        )
+        assert response.status_code == 400
+        assert "differs" in response.json()["error"]["message"]
+
+    async def test_identical_resend_is_204_and_different_is_409(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Communication 2.1.1.s2.b2-b3: same id and content changes nothing; other content 409."""
+        body = with_id()
+        params = {"statementId": body["id"]}
+        assert (await client.put("/xapi/statements", params=params, json=body)).status_code == 204
+        assert (await client.put("/xapi/statements", params=params, json=body)).status_code == 204
+        changed = {**body, "verb": {"id": "http://example.com/verbs/other"}}
+        conflict = await client.put("/xapi/statements", params=params, json=changed)
+        assert conflict.status_code == 409
+        assert (await get_one(client, body["id"])).json()["verb"]["id"] == VERB
+
+
+class TestPost:
+    async def test_post_returns_ids_in_order(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.2.s1: POST answers the ids in request order, assigning missing ones."""
+        first, second = with_id(), statement()
+        response = await post(client, [first, second])
+        assert response.status_code == 200
+        ids = response.json()
+        assert ids[0] == first["id"]
+        assert uuid.UUID(ids[1])
+
+    async def test_single_statement_post(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.2: a single statement object is accepted too."""
+        response = await post(client, statement())
+        assert response.status_code == 200
+        assert len(response.json()) == 1
+
+    async def test_one_bad_statement_rejects_whole_batch(self, client: httpx.AsyncClient) -> None:
+        """Communication 3.2.s3.b9: one invalid statement rejects the batch; nothing is stored."""
+        batch = [with_id() for _ in range(99)] + [statement(actor={"name": "no ifi"})]
+        response = await post(client, batch)
+        assert response.status_code == 400
+        assert response.json()["error"]["field"].startswith("statements[99].actor")
+        assert (await query(client))["statements"] == []
+
+    async def test_conflict_in_batch_stores_nothing(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.2.s2.b4-b5: a batch with a conflicting id is rejected whole."""
+        existing = with_id()
+        await post(client, existing)
+        fresh = with_id()
+        conflicting = {**existing, "verb": {"id": "http://example.com/verbs/other"}}
+        response = await post(client, [fresh, conflicting])
+        assert response.status_code == 409
+        assert (await get_one(client, fresh["id"])).status_code == 404
+
+    async def test_duplicate_ids_in_batch_is_400(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.2.s2.b6: the same id twice in one batch is a 400."""
+        body = with_id()
+        response = await post(client, [body, body])
+        assert response.status_code == 400
+
+    async def test_lrs_sets_stored_timestamp_authority_version(
+        self, client: httpx.AsyncClient, xapi_version: str
+    ) -> None:
+        """Data 2.4.7-2.4.10: stored always set, timestamp defaults to stored, authority from
+        the credential (overwriting a sent one), version kept or defaulted."""
+        sent = statement(authority=agent("impostor"))
+        statement_id = (await post(client, sent)).json()[0]
+        stored = (await get_one(client, statement_id)).json()
+        assert stored["timestamp"] == stored["stored"]
+        assert stored["authority"]["account"]["name"].startswith("key-")
+        assert stored["version"] == ("1.0.0" if xapi_version == "1.0.3" else "2.0.0")
+
+    async def test_json_error_names_the_field(self, client: httpx.AsyncClient) -> None:
+        """Data 2.2.s4: invalid values are a 400 whose body names the property."""
+        response = await post(client, statement(verb={"id": "not an iri"}))
+        assert response.status_code == 400
+        assert response.json()["error"]["field"] == "statement.verb.id"
+
+    async def test_malformed_json_is_400(self, client: httpx.AsyncClient) -> None:
+        """Communication 3.2.s2.b1: malformed JSON is a 400, never a 500."""
+        response = await client.post(
+            "/xapi/statements", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400
+
+    async def test_form_data_content_type_is_400(self, client: httpx.AsyncClient) -> None:
+        """Communication 1.5: statements come as application/json or multipart/mixed only."""
+        response = await client.post(
+            "/xapi/statements",
+            content=json.dumps(statement()).encode(),
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
+        assert response.status_code == 400
+
+
+class TestGetSingle:
+    async def test_unknown_statement_is_404(self, client: httpx.AsyncClient) -> None:
+        """Communication 3.2.s2.b4: an unknown single statement is a 404."""
+        response = await get_one(client, str(uuid.uuid4()))
+        assert response.status_code == 404
+
+    async def test_statement_id_with_other_filters_is_400(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.3.s2.b2: statementId with anything but attachments/format is a 400."""
+        response = await get_one(client, str(uuid.uuid4()), verb=VERB)
+        assert response.status_code == 400
+
+    async def test_last_modified_is_stored(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.2.s6 / xAPI 2.0: a single GET carries Last-Modified = stored."""
+        statement_id = (await post(client, statement())).json()[0]
+        response = await get_one(client, statement_id)
+        stored = datetime.fromisoformat(response.json()["stored"])
+        last_modified = parsedate_to_datetime(response.headers["Last-Modified"])
+        assert abs(last_modified - stored) < timedelta(seconds=1)
+
+    async def test_head_has_headers_and_no_body(self, client: httpx.AsyncClient) -> None:
+        """Communication 1.1.s3.b1: HEAD answers like GET without a body."""
+        statement_id = (await post(client, statement())).json()[0]
+        response = await client.head("/xapi/statements", params={"statementId": statement_id})
+        assert response.status_code == 200
+        assert response.content == b""
+        assert "X-Experience-API-Consistent-Through" in response.headers
+
+
+class TestVoiding:
+    async def test_voided_statement_only_by_voided_statement_id(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Communication 2.1.4.s1.b1: a voided statement is only returned by voidedStatementId."""
+        target = with_id()
+        await post(client, target)
+        voiding_id = (await post(client, voiding(target["id"]))).json()[0]
+        assert (await get_one(client, target["id"])).status_code == 404
+        by_voided = await client.get("/xapi/statements", params={"voidedStatementId": target["id"]})
+        assert by_voided.status_code == 200
+        assert ids_of(await query(client)) == [voiding_id]
+
+    async def test_voiding_statement_cannot_be_voided(self, client: httpx.AsyncClient) -> None:
+        """Data 2.3.2.s2.b3: voiding a voiding statement stores it but changes nothing."""
+        target = with_id()
+        await post(client, target)
+        first_voiding = (await post(client, voiding(target["id"]))).json()[0]
+        await post(client, voiding(first_voiding))
+        assert (await get_one(client, first_voiding)).status_code == 200
+
+    async def test_voiding_before_target_arrives(self, client: httpx.AsyncClient) -> None:
+        """Data 2.3.2.s2.b5: an unknown target is accepted; it is voided once it is stored."""
+        target = with_id()
+        assert (await post(client, voiding(target["id"]))).status_code == 200
+        await post(client, target)
+        assert (await get_one(client, target["id"])).status_code == 404
+
+    async def test_query_by_voided_targets_agent_returns_voiding(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Communication 2.1.4.s1.b2: statements targeting a voided statement still match."""
+        target = with_id(actor=agent("voided-actor"))
+        await post(client, target)
+        voiding_id = (await post(client, voiding(target["id"]))).json()[0]
+        result = await query(client, agent=json.dumps(agent("voided-actor")))
+        assert ids_of(result) == [voiding_id]
+
+
+class TestQuery:
+    async def test_newest_first_and_ascending(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.3: ordered by stored, newest first; ascending=true reverses."""
+        ids = [(await post(client, statement())).json()[0] for _ in range(3)]
+        assert ids_of(await query(client)) == ids[::-1]
+        assert ids_of(await query(client, ascending="true")) == ids
+
+    async def test_filters(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.3 table 1: agent, verb, activity, registration match exactly."""
+        registration = str(uuid.uuid4())
+        wanted = with_id(
+            actor=agent("alice"),
+            verb={"id": "http://example.com/verbs/passed"},
+            object=activity("http://example.com/a/quiz"),
+            context={"registration": registration},
+        )
+        other = with_id()
+        await post(client, [wanted, other])
+        for params in (
+            {"agent": json.dumps({"mbox": "mailto:alice@example.com"})},
+            {"verb": "http://example.com/verbs/passed"},
+            {"activity": "http://example.com/a/quiz"},
+            {"registration": registration},
+        ):
+            assert ids_of(await query(client, **params)) == [wanted["id"]], params
+
+    async def test_related_activities_and_agents(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.3 table 1 rows 7-8: related_* widen activity and agent matching."""
+        parent = "http://example.com/a/parent"
+        body = with_id(
+            context={
+                "instructor": agent("teacher"),
+                "contextActivities": {"parent": [activity(parent)]},
+            }
+        )
+        await post(client, body)
+        assert ids_of(await query(client, activity=parent)) == []
+        assert ids_of(await query(client, activity=parent, related_activities="true")) == [
+            body["id"]
+        ]
+        teacher = json.dumps({"mbox": "mailto:teacher@example.com"})
+        assert ids_of(await query(client, agent=teacher)) == []
+        assert ids_of(await query(client, agent=teacher, related_agents="true")) == [body["id"]]
+
+    async def test_group_member_matches_agent(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.3 table 1 row 3: agent matches Groups whose members have the IFI."""
+        group = {"objectType": "Group", "member": [agent("member")]}
+        body = with_id(actor=group)
+        await post(client, body)
+        result = await query(client, agent=json.dumps({"mbox": "mailto:member@example.com"}))
+        assert ids_of(result) == [body["id"]]
+
+    async def test_statement_ref_targets_match_filters(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.3.s3: a statement targeting a matching statement matches too."""
+        target = with_id(verb={"id": "http://example.com/verbs/special"})
+        referring = with_id(object={"objectType": "StatementRef", "id": target["id"]})
+        await post(client, [target, referring])
+        result = await query(client, verb="http://example.com/verbs/special")
+        assert ids_of(result) == [referring["id"], target["id"]]
+
+    async def test_since_exclusive_until_inclusive(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.3 table 1 rows 9-10: since is exclusive, until inclusive."""
+        first = (await post(client, statement())).json()[0]
+        stored = (await get_one(client, first)).json()["stored"]
+        second = (await post(client, statement())).json()[0]
+        assert ids_of(await query(client, since=stored)) == [second]
+        assert ids_of(await query(client, until=stored)) == [first]
+
+    async def test_more_pages_through_everything(self, client: httpx.AsyncClient) -> None:
+        """Data 2.5: `more` is a relative IRL that pages through the whole result, no repeats."""
+        posted = (await post(client, [statement() for _ in range(7)])).json()
+        seen: list[str] = []
+        result = await query(client, limit="3")
+        while True:
+            seen.extend(ids_of(result))
+            if not result["more"]:
+                break
+            assert result["more"].startswith("/xapi/statements?")
+            # Statements stored after the first page do not shift the pages that follow.
+            await post(client, statement())
+            response = await client.get(result["more"])
+            assert response.status_code == 200
+            result = response.json()
+        assert sorted(seen) == sorted(posted)
+        assert len(seen) == 7
+
+    async def test_no_hits_is_empty_list(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.3.s2.b4: no hits is 200 with an empty statements array."""
+        result = await query(client, verb="http://example.com/verbs/none")
+        assert result == {"statements": [], "more": ""}
+
+    @pytest.mark.parametrize(
+        ("params", "field"),
+        [
+            ({"unknown": "1"}, "unknown"),
+            ({"Verb": VERB}, "Verb"),
+            ({"limit": "-1"}, "limit"),
+            ({"ascending": "yes"}, "ascending"),
+            ({"since": "yesterday"}, "since"),
+            ({"agent": "{not json"}, "agent"),
+            ({"registration": "nope"}, "registration"),
+            ({"format": "full"}, "format"),
+            ({"more": "garbage!"}, "more"),
+        ],
+    )
+    async def test_bad_parameters_are_400(
+        self, client: httpx.AsyncClient, params: dict[str, str], field: str
+    ) -> None:
+        """Communication 3.2.s3.b7-b8, Data 2.2.s4.b4: parameters are validated like data."""
+        response = await client.get("/xapi/statements", params=params)
+        assert response.status_code == 400
+        assert response.json()["error"]["field"] == field
+
+    async def test_consistent_through_on_every_answer(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.3.s2.b5: X-Experience-API-Consistent-Through, errors included."""
+        for response in (
+            await client.get("/xapi/statements"),
+            await client.get("/xapi/statements", params={"bogus": "1"}),
+        ):
+            stamp = response.headers["X-Experience-API-Consistent-Through"]
+            assert datetime.fromisoformat(stamp) <= datetime.now(UTC)
+
+
+class TestFormats:
+    async def test_ids_format_keeps_identifiers_only(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.3 table 1 row 12: format=ids returns identifiers only."""
+        body = with_id(object=activity(ACTIVITY, name={"en-US": "Course"}))
+        await post(client, body)
+        result = (await get_one(client, body["id"], format="ids")).json()
+        assert result["actor"] == {"objectType": "Agent", "mbox": "mailto:learner@example.com"}
+        assert result["verb"] == {"id": VERB}
+        assert result["object"] == {"id": ACTIVITY}
+
+    async def test_canonical_format_one_language(self, client: httpx.AsyncClient) -> None:
+        """Communication 2.1.3.s4: canonical maps carry one language, chosen by Accept-Language."""
+        first = with_id(object=activity(ACTIVITY, name={"en-US": "Course", "fr-FR": "Cours"}))
+        second = with_id(object=activity(ACTIVITY, description={"de-DE": "Kurs"}))
+        await post(client, [first, second])
+        response = await client.get(
+            "/xapi/statements",
+            params={"statementId": first["id"], "format": "canonical"},
+            headers={"Accept-Language": "fr-FR"},
+        )
+        definition = response.json()["object"]["definition"]
+        assert definition["name"] == {"fr-FR": "Cours"}
+        assert definition["description"] == {"de-DE": "Kurs"}
+
+
+class TestAuthorization:
+    async def test_other_tenant_sees_nothing(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        """Each tenant's statements are invisible to another tenant's credentials."""
+        statement_id = (await post(client, statement())).json()[0]
+        authorization, _ = await make_credential(app, [Scope.ALL], tenant="other")
+        async with client_for(app, authorization) as other:
+            assert (await get_one(other, statement_id)).status_code == 404
+            assert (await query(other))["statements"] == []
+
+    async def test_read_mine_sees_own_statements_only(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        """Communication 4.2 table 1: statements/read/mine reads what its credential wrote."""
+        await post(client, statement())
+        authorization, _ = await make_credential(
+            app, [Scope.STATEMENTS_WRITE, Scope.STATEMENTS_READ_MINE]
+        )
+        async with client_for(app, authorization) as mine:
+            own = (await post(mine, statement())).json()
+            assert ids_of(await query(mine)) == own
+
+    async def test_missing_scope_is_403_naming_it(self, app: FastAPI) -> None:
+        """Communication 3.2.s2.b3: authenticated but not allowed is a 403."""
+        authorization, _ = await make_credential(app, [Scope.STATEMENTS_READ])
+        async with client_for(app, authorization) as reader:
+            response = await post(reader, statement())
+        assert response.status_code == 403
+        assert "statements/write" in response.json()["error"]["message"]
+
+    @pytest.mark.parametrize(
+        "authorization", [None, "Basic Og==", "Basic !!!", "Bearer x", "Basic dXNlcjpwYXNz"]
+    )
+    async def test_bad_credentials_are_401(self, app: FastAPI, authorization: str | None) -> None:
+        """Communication 3.2.s2.b2, 4.0: missing, malformed or unknown credentials are a 401."""
+        async with client_for(app, authorization) as anonymous:
+            response = await anonymous.get("/xapi/statements")
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+async def test_agent_parameter_is_url_encoded_json(client: httpx.AsyncClient) -> None:
+    """Communication 2.1.3: the agent parameter is an Agent as JSON, URL-encoded."""
+    await post(client, statement())
+    raw = quote(json.dumps({"mbox": "mailto:learner@example.com"}))
+    response = await client.get(f"/xapi/statements?agent={raw}")
+    assert len(response.json()["statements"]) == 1
