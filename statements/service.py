@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -307,7 +307,7 @@ async def _render(
     if query.format == "exact" and not query.attachments:
         return [row.payload for row in rows], set()
     parsed = [json.loads(row.payload) for row in rows]
-    hashes = {a["sha2"] for s in parsed for a in s.get("attachments", ())}
+    hashes = {sha2 for s in parsed for sha2 in _attachment_hashes(s)}
     if query.format == "ids":
         return [_dumps(to_ids(s)) for s in parsed], hashes
     if query.format == "canonical":
@@ -315,6 +315,15 @@ async def _render(
         preferred = parse_accept_language(accept_language)
         return [_dumps(to_canonical(s, definitions, preferred)) for s in parsed], hashes
     return [row.payload for row in rows], hashes
+
+
+def _attachment_hashes(statement: Mapping[str, Any]) -> Iterator[str]:
+    """sha2 of every attachment in a statement and in its SubStatement, lower-cased as stored."""
+    for attachment in statement.get("attachments", ()):
+        yield attachment["sha2"].lower()
+    inner = statement.get("object", {})
+    if inner.get("objectType") == "SubStatement":
+        yield from _attachment_hashes(inner)
 
 
 async def _definitions_for(
