@@ -6,6 +6,7 @@ COPY lrs lrs
 COPY statements statements
 COPY documents documents
 COPY auth auth
+COPY tenancy tenancy
 COPY analytics analytics
 COPY migrations migrations
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .

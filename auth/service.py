@@ -1,4 +1,5 @@
-"""Credentials: slow-hashed secrets, Basic authentication, the authority a credential writes as."""
+"""Tenants and credentials: the tenant tree, slow-hashed secrets, roles, expiry and
+revocation, and turning an Authorization header into a Principal."""
 
 from __future__ import annotations
 
@@ -6,17 +7,23 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth import store
-from auth.models import Principal, Scope
-from lrs.errors import BadRequest, Unauthorized
+from auth import store, tokens
+from auth.models import ROLE_GRANTS, Principal, Role, Scope
+from auth.store import CredentialRow, TenantRow
+from lrs.errors import BadRequest, Conflict, NotFound, Unauthorized
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 def hash_secret(secret: str) -> str:
@@ -39,14 +46,23 @@ def verify_secret(secret: str, secret_hash: str) -> bool:
     return hmac.compare_digest(candidate, base64.b64decode(digest))
 
 
-def parse_scopes(text: str) -> list[Scope]:
-    """Scopes as given on the command line: comma or space separated."""
-    names = [name for name in text.replace(",", " ").split() if name]
+def parse_scopes(names: str | Iterable[str], field: str = "scopes") -> list[Scope]:
+    """Scopes as a comma or space separated text, or as a list of names."""
+    if isinstance(names, str):
+        names = names.replace(",", " ").split()
     try:
-        return [Scope(name) for name in names]
+        return [Scope(name) for name in names if name]
     except ValueError:
         known = ", ".join(scope.value for scope in Scope)
-        raise BadRequest(f"unknown scope in {text!r}; known scopes: {known}", "scopes") from None
+        raise BadRequest(f"unknown scope in {names!r}; known scopes: {known}", field) from None
+
+
+def parse_role(name: str) -> Role:
+    try:
+        return Role(name)
+    except ValueError:
+        known = ", ".join(role.value for role in Role)
+        raise BadRequest(f"unknown role {name!r}; known roles: {known}", "role") from None
 
 
 def authority_for(key: str, name: str, public_url: str) -> dict[str, Any]:
@@ -54,74 +70,239 @@ def authority_for(key: str, name: str, public_url: str) -> dict[str, Any]:
     return {"objectType": "Agent", "name": name, "account": {"homePage": public_url, "name": key}}
 
 
-async def ensure_tenant(session: AsyncSession, name: str) -> int:
-    tenant_id = await store.tenant_id_by_name(session, name)
-    return tenant_id if tenant_id is not None else await store.insert_tenant(session, name)
+# Tenants
+
+
+async def tenant_named(session: AsyncSession, name: str) -> TenantRow:
+    tenant = await store.tenant_by_name(session, name)
+    if tenant is None:
+        raise NotFound(f"no tenant named {name!r}", "tenant")
+    return tenant
+
+
+async def create_tenant(
+    session: AsyncSession,
+    name: str,
+    parent: TenantRow | None = None,
+    retention_days: int | None = None,
+) -> TenantRow:
+    if not _TENANT_NAME.fullmatch(name):
+        raise BadRequest(
+            "a tenant name is 1 to 200 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit",
+            "name",
+        )
+    if retention_days is not None and retention_days < 1:
+        raise BadRequest("retention_days must be a positive number of days", "retention_days")
+    if await store.tenant_by_name(session, name) is not None:
+        raise Conflict(f"a tenant named {name!r} exists already", "name")
+    return await store.insert_tenant(session, name, parent, retention_days, datetime.now(UTC))
+
+
+async def ensure_tenant(session: AsyncSession, name: str) -> TenantRow:
+    """The tenant of this name, created as a root tenant if it does not exist."""
+    return await store.tenant_by_name(session, name) or await create_tenant(session, name)
+
+
+def within(tenant: TenantRow, ancestor: TenantRow) -> bool:
+    return tenant.path.startswith(ancestor.path)
+
+
+async def effective_retention(session: AsyncSession) -> dict[int, int]:
+    """Tenant id -> retention in days, for tenants that have one of their own or inherit
+    one from their nearest ancestor that has."""
+    tenants = await store.all_tenants(session)
+    by_id = {tenant.id: tenant for tenant in tenants}
+    effective: dict[int, int] = {}
+    for tenant in tenants:
+        for ancestor_id in reversed([int(part) for part in tenant.path.strip("/").split("/")]):
+            days = by_id[ancestor_id].retention_days
+            if days is not None:
+                effective[tenant.id] = days
+                break
+    return effective
+
+
+# Credentials
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    """A credential just made: the only moment its secret is known."""
+
+    row: CredentialRow
+    secret: str
 
 
 async def create_credential(
-    session: AsyncSession, *, tenant: str, key: str, secret: str, scopes: list[Scope], name: str
-) -> int:
+    session: AsyncSession,
+    *,
+    tenant: TenantRow,
+    key: str | None = None,
+    secret: str | None = None,
+    role: Role | None = None,
+    scopes: Iterable[Scope] = (),
+    rollup: bool | None = None,
+    name: str | None = None,
+    expires_at: datetime | None = None,
+) -> NewCredential:
+    """A key/secret pair on `tenant`. Its scopes are the role's plus any named; it rolls up
+    when the role does, unless `rollup` says otherwise. Key and secret are generated when
+    not given; the secret is stored only as a slow hash."""
+    granted = set(scopes)
+    if role is not None:
+        granted |= ROLE_GRANTS[role].scopes
+    if not granted:
+        raise BadRequest("a credential needs a role or at least one scope", "scopes")
+    key = key or f"k-{secrets.token_hex(10)}"
+    secret = secret or secrets.token_urlsafe(24)
+    if len(secret) < 8:
+        raise BadRequest("a secret has at least 8 characters", "secret")
     if await store.credential_by_key(session, key) is not None:
-        raise BadRequest(f"a credential with key {key!r} already exists", "key")
-    tenant_id = await ensure_tenant(session, tenant)
-    return await store.insert_credential(
-        session,
-        tenant_id=tenant_id,
-        key=key,
-        secret_hash=hash_secret(secret),
-        scopes=[scope.value for scope in scopes],
-        name=name,
-    )
+        raise Conflict(f"a credential with key {key!r} already exists", "key")
+    now = datetime.now(UTC)
+    if expires_at is not None and expires_at <= now:
+        raise BadRequest("expires_at is in the past", "expires_at")
+    values = {
+        "tenant_id": tenant.id,
+        "key": key,
+        "secret_hash": hash_secret(secret),
+        "scopes": sorted(scope.value for scope in granted),
+        "role": role and role.value,
+        "rollup": rollup if rollup is not None else bool(role and ROLE_GRANTS[role].rollup),
+        "name": name or key,
+        "created_at": now,
+        "expires_at": expires_at,
+    }
+    credential_id = await store.insert_credential(session, values)
+    row = await store.credential_by_id(session, credential_id)
+    assert row is not None
+    return NewCredential(row, secret)
 
 
 async def ensure_admin_credential(
     session: AsyncSession, *, tenant: str, key: str, secret: str
 ) -> None:
-    """Start-up: the configured admin credential exists (created with scope `all` if absent)."""
+    """Start-up: the configured admin credential exists. It is made with every xAPI scope
+    (`all`) and `admin`, rolling up over its tenant's subtree."""
     if await store.credential_by_key(session, key) is None:
         await create_credential(
-            session, tenant=tenant, key=key, secret=secret, scopes=[Scope.ALL], name="admin"
+            session,
+            tenant=await ensure_tenant(session, tenant),
+            key=key,
+            secret=secret,
+            scopes=[Scope.ALL, Scope.ADMIN],
+            rollup=True,
+            name="admin",
         )
 
 
-class Authenticator:
-    """Checks HTTP Basic credentials; a verified key/secret pair is trusted for `ttl` seconds
-    so that the slow hash runs once per credential and minute, not once per request."""
+async def revoke_credential(session: AsyncSession, credential: CredentialRow) -> CredentialRow:
+    if credential.revoked_at is None:
+        revoked_at = datetime.now(UTC)
+        await store.update_credential(session, credential.id, {"revoked_at": revoked_at})
+        credential = replace(credential, revoked_at=revoked_at)
+    return credential
 
-    def __init__(self, public_url: str, ttl: float) -> None:
+
+class Authenticator:
+    """Turns an Authorization header (HTTP Basic, or a bearer token from /oauth/token) into
+    a Principal.
+
+    A verified credential is trusted for `ttl` seconds, so the slow hash runs once per
+    credential and minute rather than once per request. Expiry is checked on every request;
+    a revocation takes effect at once in the process that made it (`forget`) and within
+    `ttl` in the others."""
+
+    def __init__(self, public_url: str, ttl: float, token_secret: str) -> None:
         self._public_url = public_url
         self._ttl = ttl
-        self._verified: dict[str, tuple[bytes, Principal, float]] = {}
+        self._token_secret = token_secret
+        self._by_key: dict[str, tuple[bytes, Principal, float]] = {}
+        self._by_id: dict[int, tuple[Principal, float]] = {}
+
+    def forget(self) -> None:
+        """Drop every trusted credential (after revocations and tenant tree changes)."""
+        self._by_key.clear()
+        self._by_id.clear()
 
     async def authenticate(self, session: AsyncSession, authorization: str | None) -> Principal:
-        key, secret = _basic_credentials(authorization)
+        if not authorization:
+            raise Unauthorized("this resource needs HTTP Basic credentials", "Authorization")
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer":
+            return await self._bearer(session, value.strip())
+        if scheme.lower() != "basic":
+            raise Unauthorized("use HTTP Basic or a Bearer token", "Authorization")
+        key, secret = _basic_credentials(value)
         fingerprint = hashlib.sha256(secret.encode()).digest()
-        cached = self._verified.get(key)
         now = time.monotonic()
+        cached = self._by_key.get(key)
         if cached is not None and cached[2] > now and hmac.compare_digest(cached[0], fingerprint):
-            return cached[1]
+            return _unexpired(cached[1])
         row = await store.credential_by_key(session, key)
         if row is None or not verify_secret(secret, row.secret_hash):
             raise Unauthorized("unknown credential or wrong secret", "Authorization")
+        principal = await self._admit(session, row)
+        self._by_key[key] = (fingerprint, principal, now + self._ttl)
+        return principal
+
+    async def verify_basic(self, session: AsyncSession, key: str, secret: str) -> Principal:
+        """A client's key and secret as sent to the token endpoint."""
+        return await self.authenticate(
+            session, "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
+        )
+
+    async def _bearer(self, session: AsyncSession, token: str) -> Principal:
+        claims = tokens.verify(token, self._token_secret, self._public_url)
+        now = time.monotonic()
+        cached = self._by_id.get(claims.credential_id)
+        if cached is not None and cached[1] > now:
+            principal = cached[0]
+        else:
+            row = await store.credential_by_id(session, claims.credential_id)
+            if row is None:
+                raise Unauthorized("the token's credential no longer exists", "Authorization")
+            principal = await self._admit(session, row)
+            self._by_id[claims.credential_id] = (principal, now + self._ttl)
+        # A token never grants more than its credential holds now.
+        return _unexpired(replace(principal, scopes=principal.scopes & claims.scopes))
+
+    async def _admit(self, session: AsyncSession, row: CredentialRow) -> Principal:
+        """The principal of a credential read from the database; records its use."""
+        if row.revoked_at is not None:
+            raise Unauthorized("this credential has been revoked", "Authorization")
+        tenant = await store.tenant_by_id(session, row.tenant_id)
+        assert tenant is not None
+        readable = (
+            tuple(t.id for t in await store.subtree(session, tenant.path))
+            if row.rollup
+            else (tenant.id,)
+        )
         principal = Principal(
             tenant_id=row.tenant_id,
             credential_id=row.id,
             key=row.key,
             scopes=frozenset(Scope(scope) for scope in row.scopes),
             authority=authority_for(row.key, row.name, self._public_url),
+            read_tenant_ids=readable,
+            expires_at=row.expires_at,
         )
-        self._verified[key] = (fingerprint, principal, now + self._ttl)
+        _unexpired(principal)
+        # Committed on its own: use is recorded even when the request then fails.
+        await store.update_credential(session, row.id, {"last_used_at": datetime.now(UTC)})
+        await session.commit()
         return principal
 
 
-def _basic_credentials(authorization: str | None) -> tuple[str, str]:
-    """xAPI-Communication 4.0: HTTP Basic; missing or malformed credentials are a 401."""
-    if not authorization:
-        raise Unauthorized("this resource needs HTTP Basic credentials", "Authorization")
-    scheme, _, encoded = authorization.partition(" ")
-    if scheme.lower() != "basic":
-        raise Unauthorized("only HTTP Basic authentication is supported", "Authorization")
+def _unexpired(principal: Principal) -> Principal:
+    if principal.expires_at is not None and principal.expires_at <= datetime.now(UTC):
+        raise Unauthorized("this credential has expired", "Authorization")
+    return principal
+
+
+def _basic_credentials(encoded: str) -> tuple[str, str]:
+    """xAPI-Communication 4.0: HTTP Basic; malformed credentials are a 401."""
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):

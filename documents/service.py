@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -201,7 +202,7 @@ async def write_document(
         if existing is None:
             new = _document(content_type, content)
             if await store.insert_if_absent(
-                session, principal.tenant_id, scope.hash, document_id, new
+                session, principal.tenant_id, scope.hash, document_id, new, scope.agent
             ):
                 return new
         else:
@@ -247,3 +248,15 @@ async def delete_documents(
     """xAPI-Communication 2.3.s5: DELETE without stateId clears the whole context."""
     _require(principal, scope.kind, read=False)
     await store.delete_scope(session, principal.tenant_id, scope.hash)
+
+
+async def erase_agents(
+    session: AsyncSession, tenant_ids: Sequence[int], agents: Sequence[str]
+) -> int:
+    """Erasure: every State and Agent Profile document of these agents (IFI keys)."""
+    return await store.delete_of_agents(session, tenant_ids, agents)
+
+
+async def delete_updated_before(session: AsyncSession, tenant_id: int, cutoff: datetime) -> int:
+    """Retention: documents last changed before `cutoff`."""
+    return await store.delete_updated_before(session, tenant_id, cutoff)

@@ -3,6 +3,7 @@ one document never lose an update silently: the loser sees False and decides."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,7 +43,12 @@ async def get(
 
 
 async def insert_if_absent(
-    session: AsyncSession, tenant_id: int, scope_hash: str, document_id: str, new: StoredDocument
+    session: AsyncSession,
+    tenant_id: int,
+    scope_hash: str,
+    document_id: str,
+    new: StoredDocument,
+    agent: str | None,
 ) -> bool:
     """Creates the document unless one exists already; True when it was created."""
     statement = (
@@ -51,6 +57,7 @@ async def insert_if_absent(
             tenant_id=tenant_id,
             scope_hash=scope_hash,
             document_id=document_id,
+            agent=agent,
             content_type=new.content_type,
             content=new.content,
             etag=new.etag,
@@ -120,3 +127,22 @@ async def list_ids(
     rows = result.all()
     newest = max((row.updated for row in rows), default=None)
     return [row.document_id for row in rows], newest
+
+
+async def delete_of_agents(
+    session: AsyncSession, tenant_ids: Sequence[int], agents: Sequence[str]
+) -> int:
+    """Deletes the State and Agent Profile documents of these agents (IFI keys)."""
+    result = await session.execute(
+        delete(documents).where(
+            documents.c.tenant_id.in_(tenant_ids), documents.c.agent.in_(agents)
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_updated_before(session: AsyncSession, tenant_id: int, cutoff: datetime) -> int:
+    result = await session.execute(
+        delete(documents).where(documents.c.tenant_id == tenant_id, documents.c.updated < cutoff)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -18,6 +18,8 @@ documents = Table(
     Column("tenant_id", Integer, nullable=False),
     Column("scope_hash", String(64), nullable=False),
     Column("document_id", String(1024), nullable=False),
+    # The agent of a State or Agent Profile document (IFI key), so erasure can find them.
+    Column("agent", String(2048), nullable=True),
     Column("content_type", String(255), nullable=False),
     Column("content", LargeBinary, nullable=False),
     # SHA-1 hex of the content (xAPI-Communication 3.1.s4.b2).
@@ -25,4 +27,5 @@ documents = Table(
     Column("updated", UTCDateTime, nullable=False),
     UniqueConstraint("tenant_id", "scope_hash", "document_id"),
     Index("ix_documents_scope_updated", "tenant_id", "scope_hash", "updated"),
+    Index("ix_documents_tenant_agent", "tenant_id", "agent"),
 )

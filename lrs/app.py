@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
+from auth import routes as auth_routes
 from auth.service import Authenticator
 from documents import routes as document_routes
 from lrs import routes
@@ -26,6 +27,9 @@ from lrs.settings import Settings
 from lrs.versions import VERSION_HEADER
 from statements import routes as statement_routes
 from statements.service import StatementHooks
+from tenancy import routes as tenancy_routes
+from tenancy.retention import retention_loop
+from tenancy.service import known_identities
 
 logger = logging.getLogger("lrs")
 
@@ -38,10 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        try:
-            yield
-        finally:
-            await engine.dispose()
+        async with retention_loop(app.state.sessionmaker, settings.retention_interval_seconds):
+            try:
+                yield
+            finally:
+                await engine.dispose()
 
     app = FastAPI(
         title="LRS",
@@ -50,8 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.authenticator = Authenticator(settings.public_url, settings.credential_cache_seconds)
-    app.state.statement_hooks = StatementHooks()
+    app.state.authenticator = Authenticator(
+        settings.public_url, settings.credential_cache_seconds, settings.token_secret
+    )
+    app.state.statement_hooks = StatementHooks(identities=[known_identities])
 
     app.add_exception_handler(XAPIError, _xapi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -61,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(statement_routes.router)
     app.include_router(document_routes.router)
+    app.include_router(auth_routes.router)
+    app.include_router(tenancy_routes.router)
 
     # Added innermost first: CORS answers preflights before any xAPI rule applies.
     for middleware in (XAPIVersionMiddleware, AlternateRequestSyntaxMiddleware):

@@ -1,17 +1,28 @@
-"""The `lrs` command: serve, migrate, credentials, openapi."""
+"""The `lrs` command: serve, migrate, tenants, credentials, directory, erasure, retention,
+openapi. Administrative commands act with full authority and are written to the audit log
+as `cli:<user>`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import service as auth_service
 from lrs.db import create_engine, create_sessionmaker, migrate
-from lrs.errors import XAPIError
+from lrs.errors import BadRequest, XAPIError
 from lrs.settings import Settings
+from tenancy import service as tenancy
+from tenancy.service import Actor, CredentialRequest, ErasureRequest
 
 
 async def _prepare_database(settings: Settings) -> None:
@@ -32,28 +43,37 @@ async def _prepare_database(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def _create_credential(settings: Settings, args: argparse.Namespace) -> None:
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            await auth_service.create_credential(
-                session,
-                tenant=args.tenant,
-                key=args.key,
-                secret=args.secret,
-                scopes=auth_service.parse_scopes(args.scopes),
-                name=args.name or args.key,
-            )
-            await session.commit()
-    finally:
-        await engine.dispose()
-
-
 def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "database_url", None):
         # Through the environment, so that every uvicorn worker process sees it too.
         os.environ["LRS_DATABASE_URL"] = args.database_url
     return Settings()
+
+
+def _administer(
+    args: argparse.Namespace, action: Callable[[AsyncSession, Actor, Settings], Awaitable[Any]]
+) -> Any:
+    """Runs one administrative action in one transaction on a migrated database."""
+    settings = _settings(args)
+
+    async def run() -> Any:
+        await _prepare_database(settings)
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                result = await action(
+                    session, Actor(f"cli:{getpass.getuser()}", "cli", "/"), settings
+                )
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -63,7 +83,7 @@ def _serve(args: argparse.Namespace) -> None:
     asyncio.run(_prepare_database(settings))
     print(f"xAPI endpoint: http://{args.host}:{args.port}/xapi/")
     if settings.admin_key and settings.admin_secret:
-        print(f"credential:    {settings.admin_key} / {settings.admin_secret} (scope all)")
+        print(f"credential:    {settings.admin_key} / {settings.admin_secret} (scopes all, admin)")
     uvicorn.run(
         "lrs.app:create_app",
         factory=True,
@@ -80,11 +100,103 @@ def _migrate(args: argparse.Namespace) -> None:
     print("database is at the newest schema")
 
 
+def _tenants_create(args: argparse.Namespace) -> None:
+    async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> None:
+        await tenancy.create_tenant(session, actor, args.name, args.parent, args.retention_days)
+
+    _administer(args, action)
+    print(f"tenant {args.name} created")
+
+
+def _tenants_list(args: argparse.Namespace) -> None:
+    async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> Any:
+        tenants = await tenancy.list_tenants(session, actor)
+        names = {tenant.id: tenant.name for tenant in tenants}
+        return [tenancy.tenant_json(tenant, names) for tenant in tenants]
+
+    _print_json(_administer(args, action))
+
+
+def _tenants_retention(args: argparse.Namespace) -> None:
+    days = None if args.days == "none" else int(args.days)
+
+    async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> None:
+        await tenancy.set_retention(session, actor, args.name, days)
+
+    _administer(args, action)
+    print(f"tenant {args.name}: retention {args.days}")
+
+
 def _credentials_create(args: argparse.Namespace) -> None:
-    settings = _settings(args)
-    asyncio.run(_prepare_database(settings))
-    asyncio.run(_create_credential(settings, args))
-    print(f"credential {args.key} created on tenant {args.tenant}")
+    request = CredentialRequest(
+        tenant=args.tenant,
+        role=auth_service.parse_role(args.role) if args.role else None,
+        scopes=auth_service.parse_scopes(args.scopes or ""),
+        rollup=args.rollup,
+        key=args.key,
+        secret=args.secret,
+        name=args.name,
+        expires_at=datetime.fromisoformat(args.expires_at) if args.expires_at else None,
+    )
+
+    async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> Any:
+        # The command line makes a tenant it is told about, as a root tenant.
+        await auth_service.ensure_tenant(session, args.tenant)
+        return await tenancy.create_credential(session, actor, request)
+
+    made = _administer(args, action)
+    print(f"credential {made.row.key} created on tenant {args.tenant}")
+    if args.secret is None:
+        print(f"secret: {made.secret}  (shown this once)")
+
+
+def _credentials_list(args: argparse.Namespace) -> None:
+    async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> Any:
+        return [
+            tenancy.credential_json(row, tenant)
+            for row, tenant in await tenancy.list_credentials(session, actor)
+        ]
+
+    _print_json(_administer(args, action))
+
+
+def _credentials_revoke(args: argparse.Namespace) -> None:
+    async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> None:
+        await tenancy.revoke_credential(session, actor, args.key)
+
+    _administer(args, action)
+    print(f"credential {args.key} revoked")
+
+
+def _directory_import(args: argparse.Namespace) -> None:
+    path = Path(args.file)
+    content_type = {".csv": "text/csv", ".json": "application/json"}.get(path.suffix.lower())
+    if content_type is None:
+        raise BadRequest("a directory file ends in .csv or .json", "FILE")
+    entries = tenancy.parse_directory(content_type, path.read_bytes())
+
+    async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> int:
+        return await tenancy.import_people(session, actor, args.tenant, entries)
+
+    print(f"{_administer(args, action)} people imported into {args.tenant}")
+
+
+def _erase(args: argparse.Namespace) -> None:
+    request = ErasureRequest(agent=json.loads(args.agent), tenant=args.tenant, mode=args.mode)
+
+    async def action(session: AsyncSession, actor: Actor, settings: Settings) -> Any:
+        return await tenancy.erase(
+            session, actor, request, settings.token_secret, settings.public_url
+        )
+
+    _print_json(_administer(args, action))
+
+
+def _retention_apply(args: argparse.Namespace) -> None:
+    async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> Any:
+        return await tenancy.apply_retention(session, actor)
+
+    _print_json(_administer(args, action))
 
 
 def _openapi(_args: argparse.Namespace) -> None:
@@ -93,31 +205,69 @@ def _openapi(_args: argparse.Namespace) -> None:
     print(json.dumps(create_app().openapi(), indent=2, sort_keys=True))
 
 
+def _command(
+    group: Any, name: str, help_text: str, run: Callable[[argparse.Namespace], None]
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = group.add_parser(name, help=help_text)
+    parser.add_argument("--database-url")
+    parser.set_defaults(run=run)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="lrs", description="xAPI Learning Record Store")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="migrate, then serve the LRS")
+    serve = _command(commands, "serve", "migrate, then serve the LRS", _serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--database-url")
     serve.add_argument("--workers", type=int, default=1)
-    serve.set_defaults(run=_serve)
+    _command(commands, "migrate", "bring the database to the newest schema", _migrate)
 
-    migrate_command = commands.add_parser("migrate", help="bring the database to the newest schema")
-    migrate_command.add_argument("--database-url")
-    migrate_command.set_defaults(run=_migrate)
+    tenants = commands.add_parser("tenants", help="the tenant tree").add_subparsers(
+        dest="action", required=True
+    )
+    create_tenant = _command(tenants, "create", "create a tenant", _tenants_create)
+    create_tenant.add_argument("name")
+    create_tenant.add_argument("--parent", help="parent tenant (default: a root tenant)")
+    create_tenant.add_argument("--retention-days", type=int)
+    _command(tenants, "list", "list every tenant", _tenants_list)
+    retention = _command(tenants, "retention", "set a tenant's retention", _tenants_retention)
+    retention.add_argument("name")
+    retention.add_argument("days", help="days, or 'none' to inherit the parent's")
 
-    credentials = commands.add_parser("credentials", help="manage credentials")
-    credential_commands = credentials.add_subparsers(dest="action", required=True)
-    create = credential_commands.add_parser("create", help="create a Basic credential")
-    create.add_argument("--key", required=True)
-    create.add_argument("--secret", required=True)
-    create.add_argument("--scopes", default="all", help="comma-separated xAPI scopes")
+    credentials = commands.add_parser("credentials", help="manage credentials").add_subparsers(
+        dest="action", required=True
+    )
+    create = _command(credentials, "create", "create a key/secret credential", _credentials_create)
+    create.add_argument("--key", help="default: generated")
+    create.add_argument("--secret", help="default: generated and printed once")
+    create.add_argument("--role", help="content, lms, analyst, admin or auditor")
+    create.add_argument("--scopes", help="comma-separated scopes, added to the role's")
+    create.add_argument("--rollup", action=argparse.BooleanOptionalAction, default=None)
     create.add_argument("--tenant", default=Settings().default_tenant)
     create.add_argument("--name")
-    create.add_argument("--database-url")
-    create.set_defaults(run=_credentials_create)
+    create.add_argument("--expires-at", help="ISO 8601 with offset")
+    _command(credentials, "list", "list credentials (never their secrets)", _credentials_list)
+    revoke = _command(credentials, "revoke", "revoke a credential", _credentials_revoke)
+    revoke.add_argument("key")
+
+    directory = commands.add_parser("directory", help="the learner directory").add_subparsers(
+        dest="action", required=True
+    )
+    directory_import = _command(directory, "import", "import a CSV or JSON file", _directory_import)
+    directory_import.add_argument("file")
+    directory_import.add_argument("--tenant", required=True)
+
+    erase = _command(commands, "erase", "erase everything stored of one learner", _erase)
+    erase.add_argument("--agent", required=True, help="the learner's Agent, as JSON")
+    erase.add_argument("--tenant", required=True, help="erases in it and the tenants below")
+    erase.add_argument("--mode", choices=["delete", "pseudonymise"], default="delete")
+
+    retention_commands = commands.add_parser("retention", help="retention policies").add_subparsers(
+        dest="action", required=True
+    )
+    _command(retention_commands, "apply", "apply every tenant's retention now", _retention_apply)
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document")
     openapi.set_defaults(run=_openapi)
@@ -126,6 +276,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args.run(args)
     except XAPIError as error:
-        sys.exit(f"lrs: {error.message}")
+        sys.exit(
+            f"lrs: {error.message} ({error.field})" if error.field else f"lrs: {error.message}"
+        )
+    except ValueError as error:
+        sys.exit(f"lrs: {error}")
     except KeyboardInterrupt:
         sys.exit(130)

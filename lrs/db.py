@@ -93,7 +93,7 @@ DbSession = Annotated[AsyncSession, Depends(get_session)]
 
 
 # Every module that declares tables on `metadata`; importing them completes it.
-TABLE_MODULES = ("auth.tables", "statements.tables", "documents.tables")
+TABLE_MODULES = ("auth.tables", "statements.tables", "documents.tables", "tenancy.tables")
 
 
 def all_tables() -> MetaData:

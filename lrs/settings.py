@@ -11,6 +11,7 @@ from lrs.versions import XAPIVersion
 
 DEMO_KEY = "demo"
 DEMO_SECRET = "demo-secret"  # noqa: S105 - development-only default, refused in production
+DEV_TOKEN_SECRET = "development-token-secret-change-me"  # noqa: S105 - refused in production
 
 
 class Settings(BaseSettings):
@@ -20,7 +21,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./lrs.db"
     # Where this LRS is reached from outside; the homePage of credential authorities.
     public_url: str = "http://localhost:8000"
-    # Created at start-up with scope `all` on the default tenant when no credential has this key.
+    # Created at start-up on the default tenant when no credential has this key: every xAPI
+    # scope plus `admin`, rolling up over the tenants below the default tenant.
     admin_key: str | None = DEMO_KEY
     admin_secret: str | None = DEMO_SECRET
     default_tenant: str = "default"
@@ -32,6 +34,12 @@ class Settings(BaseSettings):
     max_query_limit: int = 500
     # How long a verified Basic credential is trusted before its slow hash is checked again.
     credential_cache_seconds: float = 60.0
+    # Signs the bearer tokens of /oauth/token; every instance of one LRS shares it.
+    token_secret: str = DEV_TOKEN_SECRET
+    token_seconds: int = 900
+    # How often the server applies tenants' retention policies (0: never; `lrs retention
+    # apply` and POST /admin/retention/apply still do).
+    retention_interval_seconds: float = 3600.0
     cors_origins: list[str] = ["*"]
     # The version an answer names when its request named none: /about, and the 400 for a
     # missing or unknown X-Experience-API-Version.
@@ -41,6 +49,8 @@ class Settings(BaseSettings):
     def refuse_unsafe_defaults(self) -> Settings:
         if self.environment == "production" and self.admin_secret == DEMO_SECRET:
             raise ValueError("LRS_ADMIN_SECRET must be set (or emptied) in production")
+        if self.environment == "production" and self.token_secret == DEV_TOKEN_SECRET:
+            raise ValueError("LRS_TOKEN_SECRET must be set in production")
         return self
 
     @property

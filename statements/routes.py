@@ -133,9 +133,11 @@ async def get_activity(
     response_class=Response,
     openapi_extra=documented_parameters(("agent",), ("agent",)),
 )
-async def get_agent(request: Request, principal: CurrentPrincipal) -> Response:
+async def get_agent(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
     params = _required_only(request, "agent")
-    person = service.person_for(parse_agent(params["agent"]))
+    person = await service.get_person(
+        session, principal, parse_agent(params["agent"]), request.app.state.statement_hooks
+    )
     return Response(json.dumps(person), media_type="application/json")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.models import Principal, Scope
+from auth.models import XAPI_SCOPES, Principal, Scope
 from lrs.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
 from lrs.middleware import utc_timestamp
 from lrs.versions import XAPIVersion
@@ -32,10 +32,14 @@ from statements.indexing import (
 from statements.models import Cursor, StatementQuery, encode_more
 from statements.signature import verify_signed_statements
 from statements.store import StatementRow, StoredStatement
-from statements.validation import parse_json, validate_statements
+from statements.validation import agent_ifi, parse_json, validate_statements
 
 Statement = dict[str, Any]
+# Statements deleted per round by retention, bounding the memory one round needs.
+_RETENTION_BATCH = 5000
 StatementHook = Callable[[AsyncSession, Principal, Sequence[Statement]], Awaitable[None]]
+# Further Agent objects known to name the same person as an IFI key (a learner directory).
+IdentityLookup = Callable[[AsyncSession, Principal, str], Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass
@@ -47,10 +51,12 @@ class StatementHooks:
       rejects the whole request.
     - `after_store` run in the same transaction, after the statements are written, with the
       statements that were new (re-sent identical statements are not passed again).
-    Both receive the statements as stored (id, stored, authority, version set)."""
+    Both receive the statements as stored (id, stored, authority, version set).
+    - `identities` name the other Agents of a person, for the Agents resource's Person."""
 
     checks: list[StatementHook] = field(default_factory=list)
     after_store: list[StatementHook] = field(default_factory=list)
+    identities: list[IdentityLookup] = field(default_factory=list)
 
 
 def _dumps(value: Any) -> str:
@@ -164,6 +170,7 @@ def _row(statement: Statement, stored_at: datetime) -> StatementRow:
         payload=_dumps(statement),
         agents=agent_index(statement),
         activities=activity_index(statement),
+        attachments=frozenset(_attachment_hashes(statement)),
     )
 
 
@@ -202,7 +209,7 @@ async def _update_definitions(
         return
     may_define = principal.has_any(Scope.DEFINE)
     if may_define:
-        known = await store.definitions_by_id(session, principal.tenant_id, incoming)
+        known = await store.definitions_by_id(session, (principal.tenant_id,), incoming)
         for activity_id, text in known.items():
             incoming[activity_id] = merge_definition(json.loads(text), incoming[activity_id])
     await store.upsert_definitions(
@@ -237,14 +244,14 @@ async def get_statements(
     credential_id = principal.credential_id if mine_only else None
     now = datetime.now(UTC)
     if query.single:
-        found = await _single(session, principal.tenant_id, query, credential_id)
+        found = await _single(session, principal.readable, query, credential_id)
         rows, more = [found], None
     else:
         where = replace(query.where, credential_id=credential_id)
         limit = min(query.limit or max_limit, max_limit)
         rows = await store.query_statements(
             session,
-            principal.tenant_id,
+            principal.readable,
             where,
             ascending=query.ascending,
             limit=limit + 1,
@@ -257,7 +264,7 @@ async def get_statements(
             stable = replace(query, where=replace(query.where, until=query.where.until or now))
             more = f"{more_url}?more={encode_more(stable, Cursor(rows[-1].stored, rows[-1].seq))}"
     statements_json, hashes = await _render(
-        session, principal.tenant_id, query, rows, accept_language
+        session, principal.readable, query, rows, accept_language
     )
     if query.single:
         body = statements_json[0]
@@ -270,7 +277,7 @@ async def get_statements(
         parts = [
             AttachmentPart(sha2=sha2, content_type=content_type, data=data)
             for sha2, content_type, data in await store.attachments_by_sha2(
-                session, principal.tenant_id, hashes
+                session, principal.readable, hashes
             )
         ]
     return StatementsAnswer(
@@ -282,12 +289,15 @@ async def get_statements(
 
 
 async def _single(
-    session: AsyncSession, tenant_id: int, query: StatementQuery, credential_id: int | None
+    session: AsyncSession,
+    tenant_ids: Sequence[int],
+    query: StatementQuery,
+    credential_id: int | None,
 ) -> StoredStatement:
     """xAPI-Communication 2.1.4: a voided statement is only found by voidedStatementId."""
     wanted = query.statement_id or query.voided_statement_id
     assert wanted is not None
-    found = await store.get_statement(session, tenant_id, wanted, credential_id)
+    found = await store.get_statement(session, tenant_ids, wanted, credential_id)
     by_voided_id = query.voided_statement_id is not None
     if found is None or found[1] != by_voided_id:
         name = "voidedStatementId" if by_voided_id else "statementId"
@@ -298,7 +308,7 @@ async def _single(
 
 async def _render(
     session: AsyncSession,
-    tenant_id: int,
+    tenant_ids: Sequence[int],
     query: StatementQuery,
     rows: Sequence[StoredStatement],
     accept_language: str | None,
@@ -311,7 +321,7 @@ async def _render(
     if query.format == "ids":
         return [_dumps(to_ids(s)) for s in parsed], hashes
     if query.format == "canonical":
-        definitions = await _definitions_for(session, tenant_id, parsed)
+        definitions = await _definitions_for(session, tenant_ids, parsed)
         preferred = parse_accept_language(accept_language)
         return [_dumps(to_canonical(s, definitions, preferred)) for s in parsed], hashes
     return [row.payload for row in rows], hashes
@@ -327,10 +337,10 @@ def _attachment_hashes(statement: Mapping[str, Any]) -> Iterator[str]:
 
 
 async def _definitions_for(
-    session: AsyncSession, tenant_id: int, parsed: Iterable[Mapping[str, Any]]
+    session: AsyncSession, tenant_ids: Sequence[int], parsed: Iterable[Mapping[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     ids = {activity["id"] for s in parsed for activity in carried_activities(s)}
-    known = await store.definitions_by_id(session, tenant_id, ids)
+    known = await store.definitions_by_id(session, tenant_ids, ids)
     return {activity_id: json.loads(text) for activity_id, text in known.items()}
 
 
@@ -339,18 +349,89 @@ async def get_activity(
 ) -> dict[str, Any]:
     """xAPI-Communication 2.5: the Activity with the canonical definition assembled from the
     statements that carried it; an Activity never seen is still answered with its id."""
-    known = await store.definitions_by_id(session, principal.tenant_id, [activity_id])
+    _require(principal, *XAPI_SCOPES)
+    known = await store.definitions_by_id(session, principal.readable, [activity_id])
     activity: dict[str, Any] = {"objectType": "Activity", "id": activity_id}
     if activity_id in known:
         activity["definition"] = json.loads(known[activity_id])
     return activity
 
 
-def person_for(agent: Mapping[str, Any]) -> dict[str, Any]:
-    """xAPI-Communication 2.4: the Person object for an Agent. This LRS links no identities,
-    so the Person carries the identifier (and name) it was asked about."""
+async def get_person(
+    session: AsyncSession, principal: Principal, agent: Mapping[str, Any], hooks: StatementHooks
+) -> dict[str, Any]:
+    """xAPI-Communication 2.4: the Person object for an Agent, with every name and identifier
+    the identity hooks link to it (the Agent asked about first)."""
+    _require(principal, *XAPI_SCOPES)
+    agents = [agent]
+    key = agent_ifi(agent)
+    if key is not None:
+        for lookup in hooks.identities:
+            agents.extend(await lookup(session, principal, key))
     person: dict[str, Any] = {"objectType": "Person"}
     for name in ("name", "mbox", "mbox_sha1sum", "openid", "account"):
-        if name in agent:
-            person[name] = [agent[name]]
+        values: list[Any] = []
+        for known in agents:
+            if name in known and known[name] not in values:
+                values.append(known[name])
+        if values:
+            person[name] = values
     return person
+
+
+@dataclass(frozen=True)
+class Erased:
+    deleted: int
+    pseudonymised: int
+
+
+async def erase_agent(
+    session: AsyncSession,
+    tenant_ids: Sequence[int],
+    agent_key: str,
+    pseudonym: Mapping[str, Any],
+    *,
+    delete_as_actor: bool,
+) -> Erased:
+    """Erasure for one agent (IFI key) in these tenants. With `delete_as_actor`, statements
+    whose actor is that agent are deleted; every other statement naming it (and all of them
+    without `delete_as_actor`) keeps its place with the agent replaced by `pseudonym`, so
+    counts and other learners' records stay intact. Attachments no statement needs any more
+    are deleted too."""
+    deleted: list[int] = []
+    pseudonymised = 0
+    for found in await store.statements_mentioning(session, tenant_ids, agent_key):
+        statement = json.loads(found.payload)
+        if delete_as_actor and agent_ifi(statement["actor"]) == agent_key:
+            deleted.append(found.seq)
+            continue
+        rewritten = _replace_agent(statement, agent_key, pseudonym)
+        await store.rewrite_statement(
+            session, found.tenant_id, found.seq, _row(rewritten, found.stored)
+        )
+        pseudonymised += 1
+    await store.delete_statements(session, deleted)
+    await store.delete_unreferenced_attachments(session, tenant_ids)
+    return Erased(len(deleted), pseudonymised)
+
+
+def _replace_agent(value: Any, agent_key: str, pseudonym: Mapping[str, Any]) -> Any:
+    """`value` with every Agent object identified by `agent_key` replaced by `pseudonym`."""
+    if isinstance(value, list):
+        return [_replace_agent(item, agent_key, pseudonym) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if value.get("objectType", "Agent") == "Agent" and agent_ifi(value) == agent_key:
+        return {"objectType": "Agent", **pseudonym} if "objectType" in value else dict(pseudonym)
+    return {name: _replace_agent(item, agent_key, pseudonym) for name, item in value.items()}
+
+
+async def delete_stored_before(session: AsyncSession, tenant_id: int, cutoff: datetime) -> int:
+    """Retention: deletes the tenant's statements stored before `cutoff`, and the attachments
+    no remaining statement needs."""
+    deleted = 0
+    while seqs := await store.seqs_stored_before(session, tenant_id, cutoff, _RETENTION_BATCH):
+        await store.delete_statements(session, seqs)
+        deleted += len(seqs)
+    await store.delete_unreferenced_attachments(session, (tenant_id,))
+    return deleted

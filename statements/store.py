@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    delete,
     exists,
     false,
     or_,
@@ -32,6 +33,7 @@ from statements.tables import (
     attachments,
     statement_activities,
     statement_agents,
+    statement_attachments,
     statements,
 )
 
@@ -52,6 +54,7 @@ class StatementRow:
     payload: str
     agents: Mapping[str, bool]  # agent IFI key -> direct
     activities: Mapping[str, bool]  # activity id -> direct
+    attachments: frozenset[str] = frozenset()  # lower-case sha2 of its Attachments
 
 
 @dataclass(frozen=True)
@@ -95,24 +98,37 @@ async def insert_statements(
         )
         for statement_id, seq in (await session.execute(statement)).all():
             seq_by_id[statement_id] = seq
+    await _insert_index_rows(
+        session,
+        tenant_id,
+        [(seq_by_id[row.statement_id], row) for row in rows if row.statement_id in seq_by_id],
+    )
+    return set(seq_by_id)
+
+
+async def _insert_index_rows(
+    session: AsyncSession, tenant_id: int, rows: Sequence[tuple[int, StatementRow]]
+) -> None:
     agent_rows: list[dict[str, Any]] = []
     activity_rows: list[dict[str, Any]] = []
-    for row in rows:
-        seq = seq_by_id.get(row.statement_id)
-        if seq is None:
-            continue
+    attachment_rows: list[dict[str, Any]] = []
+    for seq, row in rows:
         common = {"statement_seq": seq, "tenant_id": tenant_id, "stored": row.stored}
         agent_rows.extend({**common, "agent": a, "direct": d} for a, d in row.agents.items())
         activity_rows.extend(
             {**common, "activity_id": a, "direct": d} for a, d in row.activities.items()
         )
+        attachment_rows.extend(
+            {"statement_seq": seq, "tenant_id": tenant_id, "sha2": sha2}
+            for sha2 in sorted(row.attachments)
+        )
     for table, index_rows in (
         (statement_agents, agent_rows),
         (statement_activities, activity_rows),
+        (statement_attachments, attachment_rows),
     ):
         for chunk in _chunks(index_rows):
             await session.execute(table.insert().values(list(chunk)))
-    return set(seq_by_id)
 
 
 async def payloads_by_id(
@@ -151,23 +167,36 @@ async def apply_voiding(session: AsyncSession, tenant_id: int, ids: Iterable[uui
     )
 
 
+def in_tenants(column: ColumnElement[int], tenant_ids: Sequence[int]) -> ColumnElement[bool]:
+    """The reader's tenants: one (an equality the indexes serve best) or a subtree."""
+    return column == tenant_ids[0] if len(tenant_ids) == 1 else column.in_(tenant_ids)
+
+
 async def get_statement(
-    session: AsyncSession, tenant_id: int, statement_id: uuid.UUID, credential_id: int | None
+    session: AsyncSession,
+    tenant_ids: Sequence[int],
+    statement_id: uuid.UUID,
+    credential_id: int | None,
 ) -> tuple[StoredStatement, bool] | None:
-    """The statement and whether it is voided."""
+    """The statement and whether it is voided (the first stored, should tenants of a
+    roll-up each hold one with this id)."""
     query = select(
         statements.c.seq, statements.c.stored, statements.c.payload, statements.c.voided
-    ).where(statements.c.tenant_id == tenant_id, statements.c.statement_id == statement_id)
+    ).where(
+        in_tenants(statements.c.tenant_id, tenant_ids), statements.c.statement_id == statement_id
+    )
     if credential_id is not None:
         query = query.where(statements.c.credential_id == credential_id)
-    row = (await session.execute(query)).first()
+    row = (await session.execute(query.order_by(statements.c.seq).limit(1))).first()
     if row is None:
         return None
     return StoredStatement(row.seq, row.stored, row.payload), bool(row.voided)
 
 
-def _match_conditions(tenant_id: int, where: StatementFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [statements.c.tenant_id == tenant_id]
+def _match_conditions(
+    tenant_ids: Sequence[int], where: StatementFilter
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [in_tenants(statements.c.tenant_id, tenant_ids)]
     if where.verb is not None:
         conditions.append(statements.c.verb_id == where.verb)
     if where.registration is not None:
@@ -193,13 +222,13 @@ def _match_conditions(tenant_id: int, where: StatementFilter) -> list[ColumnElem
     return conditions
 
 
-def _matching_seqs(tenant_id: int, where: StatementFilter) -> Select[tuple[int]]:
+def _matching_seqs(tenant_ids: Sequence[int], where: StatementFilter) -> Select[tuple[int]]:
     """Statements meeting the filters, plus those that target one of them through a
     StatementRef object, recursively (xAPI-Communication 2.1.3.s3). Voided statements still
     count as targets here; they are dropped from the answer afterwards (2.1.4.s1.b2)."""
     matched = (
         select(statements.c.seq, statements.c.statement_id)
-        .where(*_match_conditions(tenant_id, where))
+        .where(*_match_conditions(tenant_ids, where))
         .cte("matched", recursive=True)
     )
     referring = statements.alias("referring")
@@ -207,7 +236,8 @@ def _matching_seqs(tenant_id: int, where: StatementFilter) -> Select[tuple[int]]
         select(referring.c.seq, referring.c.statement_id).join(
             matched,
             and_(
-                referring.c.tenant_id == tenant_id, referring.c.object_ref == matched.c.statement_id
+                in_tenants(referring.c.tenant_id, tenant_ids),
+                referring.c.object_ref == matched.c.statement_id,
             ),
         )
     )
@@ -216,7 +246,7 @@ def _matching_seqs(tenant_id: int, where: StatementFilter) -> Select[tuple[int]]
 
 async def query_statements(
     session: AsyncSession,
-    tenant_id: int,
+    tenant_ids: Sequence[int],
     where: StatementFilter,
     *,
     ascending: bool,
@@ -224,11 +254,11 @@ async def query_statements(
     after: Cursor | None,
 ) -> list[StoredStatement]:
     conditions: list[ColumnElement[bool]] = [
-        statements.c.tenant_id == tenant_id,
+        in_tenants(statements.c.tenant_id, tenant_ids),
         statements.c.voided == false(),
     ]
     if where.has_match_filters:
-        conditions.append(statements.c.seq.in_(_matching_seqs(tenant_id, where)))
+        conditions.append(statements.c.seq.in_(_matching_seqs(tenant_ids, where)))
     # xAPI-Communication 2.1.3: since is exclusive, until inclusive.
     if where.since is not None:
         conditions.append(statements.c.stored > where.since)
@@ -267,17 +297,24 @@ async def query_statements(
 
 
 async def definitions_by_id(
-    session: AsyncSession, tenant_id: int, activity_ids: Iterable[str]
+    session: AsyncSession, tenant_ids: Sequence[int], activity_ids: Iterable[str]
 ) -> dict[str, str]:
+    """Canonical definitions; where several of the tenants define an Activity, the one of
+    the earliest tenant in `tenant_ids` (the reader's own comes first)."""
     ids = list(activity_ids)
     if not ids:
         return {}
     result = await session.execute(
-        select(activities.c.activity_id, activities.c.definition).where(
-            activities.c.tenant_id == tenant_id, activities.c.activity_id.in_(ids)
+        select(activities.c.tenant_id, activities.c.activity_id, activities.c.definition).where(
+            in_tenants(activities.c.tenant_id, tenant_ids), activities.c.activity_id.in_(ids)
         )
     )
-    return {row.activity_id: row.definition for row in result}
+    rank = {tenant_id: position for position, tenant_id in enumerate(tenant_ids)}
+    found: dict[str, tuple[int, str]] = {}
+    for row in result:
+        if row.activity_id not in found or rank[row.tenant_id] < found[row.activity_id][0]:
+            found[row.activity_id] = (rank[row.tenant_id], row.definition)
+    return {activity_id: definition for activity_id, (_, definition) in found.items()}
 
 
 async def upsert_definitions(
@@ -317,14 +354,91 @@ async def insert_attachments(
 
 
 async def attachments_by_sha2(
-    session: AsyncSession, tenant_id: int, hashes: Iterable[str]
+    session: AsyncSession, tenant_ids: Sequence[int], hashes: Iterable[str]
 ) -> list[tuple[str, str, bytes]]:
     wanted = sorted(set(hashes))
     if not wanted:
         return []
     result = await session.execute(
         select(attachments.c.sha2, attachments.c.content_type, attachments.c.data).where(
-            attachments.c.tenant_id == tenant_id, attachments.c.sha2.in_(wanted)
+            in_tenants(attachments.c.tenant_id, tenant_ids), attachments.c.sha2.in_(wanted)
         )
     )
-    return [(sha2, content_type, bytes(data)) for sha2, content_type, data in result.all()]
+    unique = {sha2: (content_type, bytes(data)) for sha2, content_type, data in result.all()}
+    return [(sha2, content_type, data) for sha2, (content_type, data) in unique.items()]
+
+
+@dataclass(frozen=True)
+class MentioningStatement:
+    seq: int
+    tenant_id: int
+    stored: datetime
+    payload: str
+
+
+async def statements_mentioning(
+    session: AsyncSession, tenant_ids: Sequence[int], agent: str
+) -> list[MentioningStatement]:
+    """Every statement whose agent index rows name this agent (actor, object, context,
+    authority, Group member)."""
+    link = statement_agents
+    query = (
+        select(statements.c.seq, statements.c.tenant_id, statements.c.stored, statements.c.payload)
+        .join(link, link.c.statement_seq == statements.c.seq)
+        .where(in_tenants(link.c.tenant_id, tenant_ids), link.c.agent == agent)
+        .order_by(statements.c.seq)
+    )
+    rows = (await session.execute(query)).all()
+    return [MentioningStatement(row.seq, row.tenant_id, row.stored, row.payload) for row in rows]
+
+
+async def delete_statements(session: AsyncSession, seqs: Sequence[int]) -> None:
+    """Deletes statements with their index rows (by cascade)."""
+    for start in range(0, len(seqs), _CHUNK):
+        chunk = seqs[start : start + _CHUNK]
+        await _delete_index_rows(session, chunk)
+        await session.execute(delete(statements).where(statements.c.seq.in_(chunk)))
+
+
+async def _delete_index_rows(session: AsyncSession, seqs: Sequence[int]) -> None:
+    # Explicit rather than by cascade alone: SQLite connections made outside this service's
+    # engine may run without foreign keys.
+    for table in (statement_agents, statement_activities, statement_attachments):
+        await session.execute(delete(table).where(table.c.statement_seq.in_(seqs)))
+
+
+async def rewrite_statement(
+    session: AsyncSession, tenant_id: int, seq: int, row: StatementRow
+) -> None:
+    """Replaces a stored statement's payload and index rows (pseudonymisation)."""
+    await _delete_index_rows(session, [seq])
+    await session.execute(
+        update(statements).where(statements.c.seq == seq).values(payload=row.payload)
+    )
+    await _insert_index_rows(session, tenant_id, [(seq, row)])
+
+
+async def seqs_stored_before(
+    session: AsyncSession, tenant_id: int, cutoff: datetime, limit: int
+) -> list[int]:
+    query = (
+        select(statements.c.seq)
+        .where(statements.c.tenant_id == tenant_id, statements.c.stored < cutoff)
+        .order_by(statements.c.stored)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def delete_unreferenced_attachments(session: AsyncSession, tenant_ids: Sequence[int]) -> int:
+    """Attachment bytes no remaining statement of their tenant references."""
+    link = statement_attachments
+    result = await session.execute(
+        delete(attachments).where(
+            in_tenants(attachments.c.tenant_id, tenant_ids),
+            ~exists().where(
+                link.c.tenant_id == attachments.c.tenant_id, link.c.sha2 == attachments.c.sha2
+            ),
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

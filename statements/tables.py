@@ -104,3 +104,19 @@ attachments = Table(
     Column("data", LargeBinary, nullable=False),
     UniqueConstraint("tenant_id", "sha2"),
 )
+
+# Which attachments each statement references, so that deleting statements (erasure,
+# retention) can delete the attachment bytes no remaining statement needs.
+statement_attachments = Table(
+    "statement_attachments",
+    metadata,
+    Column(
+        "statement_seq",
+        BigIntPK,
+        ForeignKey("statements.seq", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("sha2", String(128), primary_key=True),
+    Column("tenant_id", Integer, nullable=False),
+    Index("ix_statement_attachments_tenant_sha2", "tenant_id", "sha2"),
+)

@@ -534,6 +534,12 @@ def agent_ifi(agent: Mapping[str, Any]) -> str | None:
     return None
 
 
+def validate_agent(value: Any, path: str) -> dict[str, Any]:
+    """An Agent object given outside a statement (a learner directory entry), validated as
+    a statement's Agent is: exactly one IFI (Data 2.4.2.1)."""
+    return _agent(value, path)
+
+
 def parse_agent(raw: str, field: str = "agent") -> dict[str, Any]:
     """The `agent` query parameter: JSON of an Agent or identified Group, validated like a
     statement's (Data 2.2.s4.b4), with exactly one IFI (Communication 2.1.3 table 1)."""

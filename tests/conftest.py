@@ -11,6 +11,7 @@ import base64
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +20,7 @@ import pytest
 from fastapi import FastAPI
 
 from auth import service as auth_service
-from auth.models import Scope
+from auth.models import Role, Scope
 from lrs.app import create_app
 from lrs.db import create_engine, create_sessionmaker, migrate
 from lrs.settings import Settings
@@ -30,10 +31,14 @@ POSTGRES_URL = os.environ.get(
 TABLES_TO_EMPTY = (
     "statement_agents",
     "statement_activities",
+    "statement_attachments",
     "statements",
     "activities",
     "attachments",
     "documents",
+    "person_agents",
+    "people",
+    "audit_log",
 )
 
 
@@ -84,17 +89,26 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 async def make_credential(
-    app: FastAPI, scopes: list[Scope], tenant: str = "acme"
+    app: FastAPI,
+    scopes: list[Scope],
+    tenant: str = "acme",
+    *,
+    role: Role | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[str, str]:
-    """A new credential on `tenant`; returns its Authorization header value and key."""
-    key = f"key-{uuid.uuid4().hex[:10]}"
-    secret = uuid.uuid4().hex
+    """A new credential on `tenant` (a root tenant, made if new); returns its Authorization
+    header value and key."""
     async with create_sessionmaker(app.state.engine)() as session:
-        await auth_service.create_credential(
-            session, tenant=tenant, key=key, secret=secret, scopes=scopes, name=key
+        made = await auth_service.create_credential(
+            session,
+            tenant=await auth_service.ensure_tenant(session, tenant),
+            key=f"key-{uuid.uuid4().hex[:10]}",
+            scopes=scopes,
+            role=role,
+            expires_at=expires_at,
         )
         await session.commit()
-    return basic(key, secret), key
+    return basic(made.row.key, made.secret), made.row.key
 
 
 def client_for(

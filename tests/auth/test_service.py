@@ -45,7 +45,9 @@ def test_cli_creates_credential_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("LRS_ADMIN_KEY", "")
     monkeypatch.setenv("LRS_DATABASE_URL", url)  # the CLI exports it; restored afterwards
-    arguments = ["credentials", "create", "--key", "k1", "--secret", "s1", "--database-url", url]
-    cli.main([*arguments, "--scopes", "statements/write,statements/read"])
+    arguments = ["credentials", "create", "--key", "k1", "--secret", "s1-secret", "--role", "lms"]
+    cli.main([*arguments, "--database-url", url])
     with pytest.raises(SystemExit, match="already exists"):
-        cli.main(arguments)
+        cli.main([*arguments, "--database-url", url])
+    with pytest.raises(SystemExit, match="at least 8 characters"):
+        cli.main(["credentials", "create", "--secret", "short", "--role", "lms"])
