@@ -50,27 +50,43 @@ async def _postgres_admin() -> asyncpg.Connection:
     return await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg", "postgresql"))
 
 
+async def _empty_database(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """The URL of a new, empty database on `backend`, dropped afterwards."""
+    if backend == "sqlite":
+        path: Path = tmp_path_factory.mktemp("sqlite") / "lrs.db"
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    name = f"lrs_test_{uuid.uuid4().hex[:12]}"
+    admin = await _postgres_admin()
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    admin = await _postgres_admin()
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 async def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("sqlite") / "lrs.db"
-        url = f"sqlite+aiosqlite:///{path}"
-    else:
-        name = f"lrs_test_{uuid.uuid4().hex[:12]}"
-        admin = await _postgres_admin()
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-        url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    engine = create_engine(url)
-    await migrate(engine)
-    await engine.dispose()
-    yield url
-    if request.param == "postgresql":
-        admin = await _postgres_admin()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    """One database per back end for the session, at the newest schema."""
+    async for url in _empty_database(request.param, tmp_path_factory):
+        engine = create_engine(url)
+        await migrate(engine)
+        await engine.dispose()
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A database of its own with no schema, for migration tests."""
+    async for url in _empty_database(request.param, tmp_path_factory):
+        yield url
 
 
 @pytest.fixture
