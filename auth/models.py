@@ -5,6 +5,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from lrs.errors import Forbidden
+
 
 class Scope(StrEnum):
     """The OAuth scopes named by xAPI-Communication 4.2 (table 1), then this LRS's own."""
@@ -97,6 +99,13 @@ class Principal:
         if Scope.ALL in self.scopes and not XAPI_SCOPES.isdisjoint(scopes):
             return True
         return not self.scopes.isdisjoint(scopes)
+
+    def require(self, *scopes: Scope) -> None:
+        """403 unless the credential holds one of `scopes` (or `all`, for xAPI's)."""
+        if not self.has_any(*scopes):
+            also = (Scope.ALL,) if not XAPI_SCOPES.isdisjoint(scopes) else ()
+            names = " or ".join(sorted({scope.value for scope in (*scopes, *also)}))
+            raise Forbidden(f"this credential lacks the scope {names}", "scope")
 
     @property
     def readable(self) -> tuple[int, ...]:

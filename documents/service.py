@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.models import Principal, Scope
 from documents import store
 from documents.store import StoredDocument
-from lrs.errors import BadRequest, Conflict, Forbidden, NotFound, PreconditionFailed
+from lrs.errors import BadRequest, Conflict, NotFound, PreconditionFailed
 from lrs.versions import XAPIVersion
 
 # Concurrent header-less writers of one document retry their merge this many times.
@@ -82,10 +82,7 @@ def parse_etags(header: str | None) -> tuple[str, ...] | None:
 
 
 def _require(principal: Principal, kind: DocumentKind, *, read: bool) -> None:
-    allowed = (kind.scope, Scope.ALL_READ) if read else (kind.scope,)
-    if not principal.has_any(*allowed):
-        names = " or ".join(scope.value for scope in (*allowed, Scope.ALL))
-        raise Forbidden(f"this credential lacks the scope {names}", "scope")
+    principal.require(*((kind.scope, Scope.ALL_READ) if read else (kind.scope,)))
 
 
 def _check_preconditions(existing: StoredDocument | None, pre: Preconditions) -> None:

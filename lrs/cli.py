@@ -181,6 +181,23 @@ def _directory_import(args: argparse.Namespace) -> None:
     print(f"{_administer(args, action)} people imported into {args.tenant}")
 
 
+def _directory_list(args: argparse.Namespace) -> None:
+    async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> Any:
+        people = await tenancy.list_people(
+            session, actor, args.tenant, org_unit=args.org_unit, audience=args.audience
+        )
+        return [tenancy.person_json(person, args.tenant) for person in people]
+
+    _print_json(_administer(args, action))
+
+
+def _audit(args: argparse.Namespace) -> None:
+    async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> Any:
+        return await tenancy.audit(session, actor, since=None, action=args.action, limit=args.limit)
+
+    _print_json(_administer(args, action))
+
+
 def _erase(args: argparse.Namespace) -> None:
     request = ErasureRequest(agent=json.loads(args.agent), tenant=args.tenant, mode=args.mode)
 
@@ -258,6 +275,14 @@ def main(argv: list[str] | None = None) -> None:
     directory_import = _command(directory, "import", "import a CSV or JSON file", _directory_import)
     directory_import.add_argument("file")
     directory_import.add_argument("--tenant", required=True)
+    directory_list = _command(directory, "list", "list a tenant's directory", _directory_list)
+    directory_list.add_argument("--tenant", required=True)
+    directory_list.add_argument("--org-unit")
+    directory_list.add_argument("--audience", choices=["employee", "customer", "partner"])
+
+    audit = _command(commands, "audit", "the audit log, newest first", _audit)
+    audit.add_argument("--action", help="only this action, e.g. credential.revoke")
+    audit.add_argument("--limit", type=int, default=100)
 
     erase = _command(commands, "erase", "erase everything stored of one learner", _erase)
     erase.add_argument("--agent", required=True, help="the learner's Agent, as JSON")

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import XAPI_SCOPES, Principal, Scope
-from lrs.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
+from lrs.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from lrs.middleware import utc_timestamp
 from lrs.versions import XAPIVersion
 from statements import store
@@ -63,12 +63,6 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _require(principal: Principal, *scopes: Scope) -> None:
-    if not principal.has_any(*scopes):
-        names = " or ".join(scope.value for scope in (*scopes, Scope.ALL))
-        raise Forbidden(f"this credential lacks the scope {names}", "scope")
-
-
 async def store_statements(
     session: AsyncSession,
     principal: Principal,
@@ -84,7 +78,7 @@ async def store_statements(
 
     xAPI-Communication 2.1.1/2.1.2: an id already stored changes nothing; sent again with other
     content it is a 409 and the whole request is rejected (nothing of it is written)."""
-    _require(principal, Scope.STATEMENTS_WRITE)
+    principal.require(Scope.STATEMENTS_WRITE)
     json_part, parts = parse_statement_request(content_type, body)
     payload = parse_json(json_part, "body")
     if statement_id is not None:
@@ -239,7 +233,7 @@ async def get_statements(
     max_limit: int,
     more_url: str,
 ) -> StatementsAnswer:
-    _require(principal, Scope.STATEMENTS_READ, Scope.STATEMENTS_READ_MINE, Scope.ALL_READ)
+    principal.require(Scope.STATEMENTS_READ, Scope.STATEMENTS_READ_MINE, Scope.ALL_READ)
     mine_only = not principal.has_any(Scope.STATEMENTS_READ, Scope.ALL_READ)
     credential_id = principal.credential_id if mine_only else None
     now = datetime.now(UTC)
@@ -349,7 +343,7 @@ async def get_activity(
 ) -> dict[str, Any]:
     """xAPI-Communication 2.5: the Activity with the canonical definition assembled from the
     statements that carried it; an Activity never seen is still answered with its id."""
-    _require(principal, *XAPI_SCOPES)
+    principal.require(*XAPI_SCOPES)
     known = await store.definitions_by_id(session, principal.readable, [activity_id])
     activity: dict[str, Any] = {"objectType": "Activity", "id": activity_id}
     if activity_id in known:
@@ -362,7 +356,7 @@ async def get_person(
 ) -> dict[str, Any]:
     """xAPI-Communication 2.4: the Person object for an Agent, with every name and identifier
     the identity hooks link to it (the Agent asked about first)."""
-    _require(principal, *XAPI_SCOPES)
+    principal.require(*XAPI_SCOPES)
     agents = [agent]
     key = agent_ifi(agent)
     if key is not None:

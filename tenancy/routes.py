@@ -14,21 +14,18 @@ from auth.dependencies import CurrentPrincipal
 from auth.models import Principal, Scope
 from auth.store import TenantRow
 from lrs.db import DbSession
-from lrs.errors import Forbidden, PayloadTooLarge
-from tenancy import service, store
+from lrs.errors import PayloadTooLarge
+from tenancy import service
 from tenancy.service import Actor, CredentialRequest, ErasureRequest
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
-def _require(principal: Principal, *scopes: Scope) -> None:
-    if not principal.has_any(*scopes):
-        names = " or ".join(scope.value for scope in scopes)
-        raise Forbidden(f"this credential lacks the scope {names}", "scope")
-
-
-async def _actor(request: Request, session: DbSession, principal: Principal) -> Actor:
-    _require(principal, Scope.ADMIN)
+async def _actor(
+    request: Request, session: DbSession, principal: Principal, *scopes: Scope
+) -> Actor:
+    """The caller as an administrator: it needs one of `scopes` (default: admin)."""
+    principal.require(*(scopes or (Scope.ADMIN,)))
     source = request.client.host if request.client else "unknown"
     return await service.actor_for(session, principal, source)
 
@@ -210,15 +207,8 @@ async def audit_log(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Admin actions in the caller's subtree, newest first (scope audit/read or admin)."""
-    _require(principal, Scope.AUDIT_READ, Scope.ADMIN)
-    source = request.client.host if request.client else "unknown"
-    actor = await service.actor_for(session, principal, source)
-    tenants = await service.list_tenants(session, actor)
-    entries = await store.audit_entries(
-        session, [t.id for t in tenants], since=since, action=action, limit=limit
-    )
-    names = _names(tenants)
-    return [service.audit_json(entry, names) for entry in entries]
+    actor = await _actor(request, session, principal, Scope.AUDIT_READ, Scope.ADMIN)
+    return await service.audit(session, actor, since=since, action=action, limit=limit)
 
 
 @router.post("/erasure")

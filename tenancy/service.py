@@ -491,13 +491,29 @@ async def apply_retention(
     return results
 
 
-def audit_json(entry: Mapping[str, Any], names: Mapping[int, str]) -> dict[str, Any]:
-    return {
-        "at": entry["at"].isoformat(),
-        "tenant": names.get(entry["tenant_id"]),
-        "actor": entry["actor"],
-        "action": entry["action"],
-        "target": entry["target"],
-        "detail": entry["detail"],
-        "source": entry["source"],
-    }
+async def audit(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    since: datetime | None,
+    action: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Audit entries of the actor's subtree, newest first."""
+    tenants = await auth_store.subtree(session, actor.root_path)
+    names = {tenant.id: tenant.name for tenant in tenants}
+    entries = await store.audit_entries(
+        session, list(names), since=since, action=action, limit=limit
+    )
+    return [
+        {
+            "at": entry["at"].isoformat(),
+            "tenant": names.get(entry["tenant_id"]),
+            "actor": entry["actor"],
+            "action": entry["action"],
+            "target": entry["target"],
+            "detail": entry["detail"],
+            "source": entry["source"],
+        }
+        for entry in entries
+    ]

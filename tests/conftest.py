@@ -90,6 +90,14 @@ async def empty_database_url(
 
 
 @pytest.fixture
+def cli_database(empty_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh database the `lrs` command works on, with no admin credential made."""
+    monkeypatch.setenv("LRS_ADMIN_KEY", "")
+    monkeypatch.setenv("LRS_DATABASE_URL", empty_database_url)  # restored afterwards
+    return empty_database_url
+
+
+@pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(environment="test", database_url=database_url, admin_key=None)
 

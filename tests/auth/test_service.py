@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from auth.models import Scope
@@ -41,10 +39,8 @@ def test_authority_is_an_account_agent() -> None:
     }
 
 
-def test_cli_creates_credential_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("LRS_ADMIN_KEY", "")
-    monkeypatch.setenv("LRS_DATABASE_URL", url)  # the CLI exports it; restored afterwards
+def test_cli_creates_credential_once(cli_database: str) -> None:
+    url = cli_database
     arguments = ["credentials", "create", "--key", "k1", "--secret", "s1-secret", "--role", "lms"]
     cli.main([*arguments, "--database-url", url])
     with pytest.raises(SystemExit, match="already exists"):

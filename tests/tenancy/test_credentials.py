@@ -7,7 +7,6 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -178,11 +177,8 @@ async def test_tenant_names_are_checked(group: Group) -> None:
 
 
 def test_the_cli_administers_tenants_and_credentials(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli_database: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("LRS_ADMIN_KEY", "")
-    monkeypatch.setenv("LRS_DATABASE_URL", url)
     cli.main(["tenants", "create", "holding"])
     cli.main(["tenants", "create", "plant", "--parent", "holding", "--retention-days", "90"])
     cli.main(["credentials", "create", "--tenant", "plant", "--role", "content", "--key", "p1"])

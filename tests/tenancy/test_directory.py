@@ -119,15 +119,19 @@ async def test_put_and_delete_one_person(group: Group) -> None:
 
 
 def test_the_cli_imports_a_directory_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    cli_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("LRS_ADMIN_KEY", "")
-    monkeypatch.setenv("LRS_DATABASE_URL", url)
     people = tmp_path / "people.csv"
     people.write_text(CSV)
     cli.main(["tenants", "create", "works"])
     cli.main(["directory", "import", str(people), "--tenant", "works"])
     assert "2 people imported into works" in capsys.readouterr().out
+    cli.main(["directory", "list", "--tenant", "works", "--audience", "customer"])
+    assert [p["external_id"] for p in json.loads(capsys.readouterr().out)] == ["c-9"]
+    cli.main(["audit", "--action", "directory.import"])
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["actor"].startswith("cli:")
+    assert entry["source"] == "cli"
+    assert entry["detail"] == {"people": 2}
     with pytest.raises(SystemExit, match=r"\.csv or \.json"):
         cli.main(["directory", "import", str(tmp_path / "people.txt"), "--tenant", "works"])

@@ -101,30 +101,45 @@ async def test_state_documents_are_per_tenant(group: Group) -> None:
         assert response.content == own.encode()
 
 
-async def test_a_siblings_document_cannot_be_read_probed_or_deleted(group: Group) -> None:
-    secret_id = f"only-in-a-{uuid.uuid4().hex[:6]}"
+DOCUMENT_RESOURCES = {
+    "state": (
+        "/xapi/activities/state",
+        "stateId",
+        {k: v for k, v in state_params().items() if k != "stateId"},
+    ),
+    "activity profile": ("/xapi/activities/profile", "profileId", {"activityId": ACTIVITY}),
+    "agent profile": (
+        "/xapi/agents/profile",
+        "profileId",
+        {"agent": json.dumps({"mbox": LEARNER["mbox"]})},
+    ),
+}
+
+
+@pytest.mark.parametrize("resource", sorted(DOCUMENT_RESOURCES))
+async def test_other_tenants_cannot_read_probe_or_delete_a_document(
+    group: Group, resource: str
+) -> None:
+    """Sub-a's document is absent to its sibling, its parent and its child: by id, in the
+    id list, to an If-Match probe with its ETag, and to DELETE."""
+    path, id_name, scope = DOCUMENT_RESOURCES[resource]
+    document_id = f"only-in-a-{uuid.uuid4().hex[:6]}"
+    params = {**scope, id_name: document_id}
     async with group.client("lms@sub-a") as owner:
-        await owner.put(
-            "/xapi/activities/state", params=state_params(stateId=secret_id), content=b"a"
-        )
-        etag = (
-            await owner.get("/xapi/activities/state", params=state_params(stateId=secret_id))
-        ).headers["ETag"]
-    async with group.client("lms@sub-b") as sibling:
-        params = state_params(stateId=secret_id)
-        assert (await sibling.get("/xapi/activities/state", params=params)).status_code == 404
-        without_id = {k: v for k, v in params.items() if k != "stateId"}
-        ids = await sibling.get("/xapi/activities/state", params=without_id)
-        assert ids.status_code == 200
-        assert secret_id not in ids.json()
-        # An ETag probe: If-Match with the owner's ETag finds no document here (412).
-        probe = await sibling.put(
-            "/xapi/activities/state", params=params, content=b"b", headers={"If-Match": etag}
-        )
-        assert probe.status_code == 412
-        assert (await sibling.delete("/xapi/activities/state", params=params)).status_code == 204
+        created = await owner.put(path, params=params, content=b"a", headers={"If-None-Match": "*"})
+        assert created.status_code == 204, created.text
+        etag = (await owner.get(path, params=params)).headers["ETag"]
+    for other in ("lms@sub-b", "lms@group", "lms@dept-a1"):
+        async with group.client(other) as client:
+            assert (await client.get(path, params=params)).status_code == 404, other
+            ids = await client.get(path, params=scope)
+            assert ids.status_code == 200
+            assert document_id not in ids.json()
+            probe = await client.put(path, params=params, content=b"b", headers={"If-Match": etag})
+            assert probe.status_code == 412, other
+            assert (await client.delete(path, params=params)).status_code == 204
     async with group.client("lms@sub-a") as owner:
-        response = await owner.get("/xapi/activities/state", params=state_params(stateId=secret_id))
+        response = await owner.get(path, params=params)
     assert response.status_code == 200
     assert response.content == b"a"
 
