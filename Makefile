@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest openapi clean
+.PHONY: run test lint typecheck pytest openapi bench clean
 
 $(BIN)/lrs: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ typecheck: $(BIN)/lrs
 
 pytest: $(BIN)/lrs
 	$(BIN)/pytest -q
+
+# Needs PostgreSQL at 127.0.0.1:5432; BENCH_ARGS e.g. "--statements 100000 --backends sqlite".
+bench: $(BIN)/lrs
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 openapi: $(BIN)/lrs
 	$(BIN)/lrs openapi > openapi/openapi.json

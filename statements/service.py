@@ -93,11 +93,11 @@ async def store_statements(
     verify_signed_statements(received, matched, path)
 
     stored_at = datetime.now(UTC)
-    prepared = [_prepare(s, principal, version, stored_at) for s in received]
+    prepared = [prepare_for_storage(s, principal, version, stored_at) for s in received]
     for check in hooks.checks:
         await check(session, principal, prepared)
 
-    rows = [_row(s, stored_at) for s in prepared]
+    rows = [storage_row(s, stored_at) for s in prepared]
     new_ids = await store.insert_statements(
         session, principal.tenant_id, principal.credential_id, rows
     )
@@ -137,7 +137,7 @@ def _with_put_id(payload: Any, statement_id: uuid.UUID) -> Any:
     return payload
 
 
-def _prepare(
+def prepare_for_storage(
     statement: Statement, principal: Principal, version: XAPIVersion, stored_at: datetime
 ) -> Statement:
     """The LRS-set properties (xAPI-Data 2.4): id, stored, timestamp, authority, version."""
@@ -151,7 +151,9 @@ def _prepare(
     return prepared
 
 
-def _row(statement: Statement, stored_at: datetime) -> StatementRow:
+def storage_row(statement: Statement, stored_at: datetime) -> StatementRow:
+    """The statement row and index rows a prepared statement is stored as (the benchmark's
+    bulk loader writes the same)."""
     context = statement.get("context", {})
     target = statement["object"]
     return StatementRow(
@@ -401,7 +403,7 @@ async def erase_agent(
             continue
         rewritten = _replace_agent(statement, agent_key, pseudonym)
         await store.rewrite_statement(
-            session, found.tenant_id, found.seq, _row(rewritten, found.stored)
+            session, found.tenant_id, found.seq, storage_row(rewritten, found.stored)
         )
         pseudonymised += 1
     await store.delete_statements(session, deleted)

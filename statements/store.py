@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     Select,
     and_,
     delete,
@@ -193,55 +194,138 @@ async def get_statement(
     return StoredStatement(row.seq, row.stored, row.payload), bool(row.voided)
 
 
-def _match_conditions(
-    tenant_ids: Sequence[int], where: StatementFilter
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [in_tenants(statements.c.tenant_id, tenant_ids)]
+def _matches(target: FromClause, where: StatementFilter) -> list[ColumnElement[bool]]:
+    """`target` (the statements table or an alias) meets the match filters (xAPI-Communication
+    2.1.3 table 1: agent, verb, activity, registration)."""
+    conditions: list[ColumnElement[bool]] = []
     if where.verb is not None:
-        conditions.append(statements.c.verb_id == where.verb)
+        conditions.append(target.c.verb_id == where.verb)
     if where.registration is not None:
-        conditions.append(statements.c.registration == where.registration)
-    if where.agent is not None:
-        link = statement_agents
-        conditions.append(
-            exists().where(
-                link.c.statement_seq == statements.c.seq,
-                link.c.agent == where.agent,
-                true() if where.related_agents else link.c.direct,
+        conditions.append(target.c.registration == where.registration)
+    for link, column, value, related in (
+        (statement_agents, "agent", where.agent, where.related_agents),
+        (statement_activities, "activity_id", where.activity, where.related_activities),
+    ):
+        if value is not None:
+            conditions.append(
+                exists().where(
+                    link.c.statement_seq == target.c.seq,
+                    link.c[column] == value,
+                    true() if related else link.c.direct,
+                )
             )
-        )
-    if where.activity is not None:
-        link = statement_activities
-        conditions.append(
-            exists().where(
-                link.c.statement_seq == statements.c.seq,
-                link.c.activity_id == where.activity,
-                true() if where.related_activities else link.c.direct,
-            )
-        )
     return conditions
 
 
-def _matching_seqs(tenant_ids: Sequence[int], where: StatementFilter) -> Select[tuple[int]]:
-    """Statements meeting the filters, plus those that target one of them through a
-    StatementRef object, recursively (xAPI-Communication 2.1.3.s3). Voided statements still
-    count as targets here; they are dropped from the answer afterwards (2.1.4.s1.b2)."""
-    matched = (
-        select(statements.c.seq, statements.c.statement_id)
-        .where(*_match_conditions(tenant_ids, where))
-        .cte("matched", recursive=True)
-    )
-    referring = statements.alias("referring")
-    matched = matched.union(
-        select(referring.c.seq, referring.c.statement_id).join(
-            matched,
+@dataclass(frozen=True)
+class _Page:
+    """What every branch of a query shares: the time window, the reader's restriction, the
+    cursor, the order and the size."""
+
+    where: StatementFilter
+    ascending: bool
+    limit: int
+    after: Cursor | None
+
+    def window(
+        self, stored: ColumnElement[Any], seq: ColumnElement[Any]
+    ) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [statements.c.voided == false()]
+        # xAPI-Communication 2.1.3: since is exclusive, until inclusive.
+        if self.where.since is not None:
+            conditions.append(stored > self.where.since)
+        if self.where.until is not None:
+            conditions.append(stored <= self.where.until)
+        if self.where.credential_id is not None:
+            conditions.append(statements.c.credential_id == self.where.credential_id)
+        if self.after is not None:
+            later = (stored > self.after.stored) if self.ascending else (stored < self.after.stored)
+            next_seq = (seq > self.after.seq) if self.ascending else (seq < self.after.seq)
+            conditions.append(or_(later, and_(stored == self.after.stored, next_seq)))
+        return conditions
+
+    def ordered(
+        self, query: Select[Any], stored: ColumnElement[Any], seq: ColumnElement[Any]
+    ) -> Select[Any]:
+        order = (stored.asc(), seq.asc()) if self.ascending else (stored.desc(), seq.desc())
+        return query.order_by(*order).limit(self.limit)
+
+
+_COLUMNS = (statements.c.seq, statements.c.stored, statements.c.payload)
+
+
+def _direct_branch(tenant_id: int, page: _Page) -> Select[Any]:
+    """One tenant's statements that meet the filters themselves, in page order. A query by
+    agent or activity walks that link table's (tenant, key, stored) index, which hands rows
+    over in order, so the LIMIT stops the walk early; otherwise the statements table's own
+    (tenant, verb | registration | -, stored) indexes do the same."""
+    where = page.where
+    driver = None
+    if where.agent is not None:
+        driver = (statement_agents, statement_agents.c.agent, where.agent, where.related_agents)
+        rest = replace(where, agent=None)
+    elif where.activity is not None:
+        driver = (
+            statement_activities,
+            statement_activities.c.activity_id,
+            where.activity,
+            where.related_activities,
+        )
+        rest = replace(where, activity=None)
+    if driver is None:
+        query = select(*_COLUMNS).where(
+            statements.c.tenant_id == tenant_id, *_matches(statements, where)
+        )
+        stored, seq = statements.c.stored, statements.c.seq
+    else:
+        link, key, value, related = driver
+        stored, seq = link.c.stored, link.c.statement_seq
+        query = (
+            select(*_COLUMNS)
+            .select_from(link.join(statements, statements.c.seq == link.c.statement_seq))
+            .where(
+                link.c.tenant_id == tenant_id,
+                key == value,
+                true() if related else link.c.direct,
+                *_matches(statements, rest),
+            )
+        )
+    return page.ordered(query.where(*page.window(stored, seq)), stored, seq)
+
+
+def _referring(tenant_ids: Sequence[int], page: _Page) -> Select[Any]:
+    """Statements that match through a StatementRef object, recursively
+    (xAPI-Communication 2.1.3.s3): those whose target meets the filters, then those that
+    target them. Only statements with an object_ref take part, a small partial index.
+    Voided statements still count as targets here (2.1.4.s1.b2)."""
+    referring, target = statements.alias("referring"), statements.alias("target")
+    start = (
+        select(referring.c.seq, referring.c.statement_id)
+        .join(
+            target,
             and_(
-                in_tenants(referring.c.tenant_id, tenant_ids),
-                referring.c.object_ref == matched.c.statement_id,
+                target.c.statement_id == referring.c.object_ref,
+                in_tenants(target.c.tenant_id, tenant_ids),
             ),
         )
+        .where(
+            referring.c.object_ref.is_not(None),
+            in_tenants(referring.c.tenant_id, tenant_ids),
+            *_matches(target, page.where),
+        )
     )
-    return select(matched.c.seq)
+    chain = start.cte("chain", recursive=True)
+    further = statements.alias("further")
+    chain = chain.union(
+        select(further.c.seq, further.c.statement_id)
+        .join(chain, further.c.object_ref == chain.c.statement_id)
+        .where(further.c.object_ref.is_not(None), in_tenants(further.c.tenant_id, tenant_ids))
+    )
+    query = select(*_COLUMNS).where(
+        statements.c.seq.in_(select(chain.c.seq)),
+        *page.window(statements.c.stored, statements.c.seq),
+    )
+    return page.ordered(query, statements.c.stored, statements.c.seq)
 
 
 async def query_statements(
@@ -253,47 +337,21 @@ async def query_statements(
     limit: int,
     after: Cursor | None,
 ) -> list[StoredStatement]:
-    conditions: list[ColumnElement[bool]] = [
-        in_tenants(statements.c.tenant_id, tenant_ids),
-        statements.c.voided == false(),
-    ]
+    """One page of a statement query, in `stored` order (then insertion order).
+
+    Each reader tenant is its own index-ordered branch, limited to the page size, and the
+    branches are merged; the same for statements matching through StatementRefs. The cost
+    of a page is then a few index walks of `limit` rows, however many statements match."""
+    page = _Page(where, ascending, limit, after)
+    branches = [_direct_branch(tenant_id, page) for tenant_id in tenant_ids]
     if where.has_match_filters:
-        conditions.append(statements.c.seq.in_(_matching_seqs(tenant_ids, where)))
-    # xAPI-Communication 2.1.3: since is exclusive, until inclusive.
-    if where.since is not None:
-        conditions.append(statements.c.stored > where.since)
-    if where.until is not None:
-        conditions.append(statements.c.stored <= where.until)
-    if where.credential_id is not None:
-        conditions.append(statements.c.credential_id == where.credential_id)
-    if after is not None:
-        if ascending:
-            conditions.append(
-                or_(
-                    statements.c.stored > after.stored,
-                    and_(statements.c.stored == after.stored, statements.c.seq > after.seq),
-                )
-            )
-        else:
-            conditions.append(
-                or_(
-                    statements.c.stored < after.stored,
-                    and_(statements.c.stored == after.stored, statements.c.seq < after.seq),
-                )
-            )
-    order = (
-        (statements.c.stored.asc(), statements.c.seq.asc())
-        if ascending
-        else (statements.c.stored.desc(), statements.c.seq.desc())
-    )
-    query = (
-        select(statements.c.seq, statements.c.stored, statements.c.payload)
-        .where(*conditions)
-        .order_by(*order)
-        .limit(limit)
-    )
-    result = await session.execute(query)
-    return [StoredStatement(row.seq, row.stored, row.payload) for row in result.all()]
+        branches.append(_referring(tenant_ids, page))
+    found: dict[int, StoredStatement] = {}
+    for branch in branches:
+        for row in (await session.execute(branch)).all():
+            found[row.seq] = StoredStatement(row.seq, row.stored, row.payload)
+    ordered = sorted(found.values(), key=lambda row: (row.stored, row.seq), reverse=not ascending)
+    return ordered[:limit]
 
 
 async def definitions_by_id(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 
 from lrs.db import BigIntPK, UTCDateTime, metadata
@@ -43,7 +44,15 @@ statements = Table(
     Index("ix_statements_tenant_stored", "tenant_id", "stored", "seq"),
     Index("ix_statements_tenant_verb", "tenant_id", "verb_id", "stored", "seq"),
     Index("ix_statements_tenant_registration", "tenant_id", "registration", "stored", "seq"),
-    Index("ix_statements_tenant_object_ref", "tenant_id", "object_ref"),
+    # Led by object_ref and partial: StatementRef matching probes it by target id whatever
+    # the reader's tenants, and only the few statements that reference another are in it.
+    Index(
+        "ix_statements_object_ref",
+        "object_ref",
+        "tenant_id",
+        postgresql_where=text("object_ref IS NOT NULL"),
+        sqlite_where=text("object_ref IS NOT NULL"),
+    ),
 )
 
 # One row per agent IFI a statement mentions. `direct` marks the actor and object (and members of

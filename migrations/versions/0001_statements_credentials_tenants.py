@@ -71,7 +71,13 @@ def upgrade() -> None:
         "statements",
         ["tenant_id", "registration", "stored", "seq"],
     )
-    op.create_index("ix_statements_tenant_object_ref", "statements", ["tenant_id", "object_ref"])
+    op.create_index(
+        "ix_statements_object_ref",
+        "statements",
+        ["object_ref", "tenant_id"],
+        postgresql_where=sa.text("object_ref IS NOT NULL"),
+        sqlite_where=sa.text("object_ref IS NOT NULL"),
+    )
 
     for table, key in (("statement_agents", "agent"), ("statement_activities", "activity_id")):
         op.create_table(

@@ -1,0 +1,466 @@
+"""`make bench`: ingest, the database's limit, queries at scale, documents and resource use,
+measured in one run on each back end. Prints a table; writes bench/results/<time>-<db>.json.
+
+    python -m bench.run [--backends postgresql,sqlite] [--statements 1000000]
+                        [--ingest 50000] [--clients 16] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import platform
+import random
+import statistics
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from auth import store as auth_store
+from auth.models import Principal, Scope
+from auth.service import authority_for
+from bench import bulk, load
+from bench.corpus import VERBS, Corpus
+from bench.server import ADMIN_KEY, ADMIN_SECRET, Server
+from lrs.db import create_engine, create_sessionmaker, migrate
+from lrs.settings import Settings
+from lrs.versions import XAPIVersion
+from statements.service import prepare_for_storage, storage_row
+from statements.tables import statements
+from statements.validation import validate_statements
+
+RESULTS = Path(__file__).parent / "results"
+POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+VERSION = {"X-Experience-API-Version": "2.0.0"}
+TENANTS = ("bench-group", "bench-sub-1", "bench-sub-2")
+# Statement index ranges, so every phase sends statements no other phase sent.
+SINGLE_POST, SINGLE_PUT, LIMIT, CORPUS = 10_000_000, 20_000_000, 30_000_000, 40_000_000
+
+
+@dataclass(frozen=True)
+class Options:
+    backends: list[str]
+    statements: int
+    ingest: int
+    clients: int
+    workers: int
+    singles: int
+    queries: int
+    port: int
+
+
+@dataclass
+class Writer:
+    """A tenant's credential: its Authorization header and how the service stamps rows."""
+
+    authorization: str
+    principal: Principal
+
+
+def basic(key: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
+
+
+def tenant_of(index: int) -> int:
+    """10 % of statements in the group itself, 60 % in sub-1, 30 % in sub-2."""
+    bucket = (index * 2_654_435_761) % 10
+    return 0 if bucket == 0 else 1 if bucket <= 6 else 2
+
+
+async def fresh_database(backend: str, stamp: str) -> str:
+    if backend == "sqlite":
+        path = Path("/tmp") / f"lrs-bench-{stamp}.db"  # noqa: S108 - scratch benchmark file
+        return f"sqlite+aiosqlite:///{path}"
+    admin = await asyncpg.connect(POSTGRES.replace("+asyncpg", "") + "/postgres")
+    await admin.execute(f'CREATE DATABASE "lrs_bench_{stamp}"')
+    await admin.close()
+    return f"{POSTGRES}/lrs_bench_{stamp}"
+
+
+async def drop_database(url: str) -> None:
+    if url.startswith("sqlite"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(url.split("///", 1)[1] + suffix).unlink(missing_ok=True)  # noqa: ASYNC240
+        return
+    admin = await asyncpg.connect(POSTGRES.replace("+asyncpg", "") + "/postgres")
+    await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    await admin.close()
+
+
+async def make_writers(server: Server, engine: AsyncEngine) -> tuple[list[Writer], str]:
+    """The tenant tree (group -> sub-1, sub-2), an lms credential in each tenant, and an
+    analyst at the group who reads all three; returns the writers and the analyst's header."""
+    admin = {"Authorization": basic(ADMIN_KEY, ADMIN_SECRET)}
+    writers = []
+    async with httpx.AsyncClient(base_url=server.url, headers=admin) as client:
+        response = await client.post("/admin/tenants", json={"name": TENANTS[0]})
+        response.raise_for_status()
+        for name in TENANTS[1:]:
+            response = await client.post(
+                "/admin/tenants", json={"name": name, "parent": TENANTS[0]}
+            )
+            response.raise_for_status()
+        for name in TENANTS:
+            made = (
+                await client.post("/admin/credentials", json={"tenant": name, "role": "lms"})
+            ).json()
+            async with create_sessionmaker(engine)() as session:
+                row = await auth_store.credential_by_key(session, made["key"])
+            assert row is not None
+            principal = Principal(
+                tenant_id=row.tenant_id,
+                credential_id=row.id,
+                key=row.key,
+                scopes=frozenset(Scope(s) for s in row.scopes),
+                authority=authority_for(row.key, row.name, Settings().public_url),
+            )
+            writers.append(Writer(basic(made["key"], made["secret"]), principal))
+        analyst = (
+            await client.post("/admin/credentials", json={"tenant": TENANTS[0], "role": "analyst"})
+        ).json()
+    return writers, basic(analyst["key"], analyst["secret"])
+
+
+def rows_for(
+    corpus: Corpus, writers: list[Writer], indexes: range, stored: list[datetime]
+) -> bulk.Batch:
+    """Statements as the service would store them, validation included (outside any timing)."""
+    statements = validate_statements([corpus.statement(i) for i in indexes], XAPIVersion.V2)
+    batch = []
+    for index, statement, stored_at in zip(indexes, statements, stored, strict=True):
+        writer = writers[tenant_of(index)]
+        prepared = prepare_for_storage(statement, writer.principal, XAPIVersion.V2, stored_at)
+        batch.append(
+            (
+                writer.principal.tenant_id,
+                writer.principal.credential_id,
+                storage_row(prepared, stored_at),
+            )
+        )
+    return batch
+
+
+async def ingest(
+    server: Server, corpus: Corpus, writers: list[Writer], options: Options
+) -> dict[str, Any]:
+    """Batches of 100 statements of one tenant each, from `clients` concurrent clients."""
+    by_tenant: dict[int, list[int]] = {0: [], 1: [], 2: []}
+    for index in range(options.ingest):
+        by_tenant[tenant_of(index)].append(index)
+    bodies: list[tuple[str, bytes]] = []
+    for tenant, indexes in by_tenant.items():
+        for start in range(0, len(indexes), 100):
+            chunk = [corpus.statement(i) for i in indexes[start : start + 100]]
+            bodies.append((writers[tenant].authorization, json.dumps(chunk).encode()))
+    random.Random(1).shuffle(bodies)
+    sent = sum(body.count(b'"actor"') for _, body in bodies)
+
+    async def post(client: httpx.AsyncClient, i: int) -> httpx.Response:
+        authorization, body = bodies[i]
+        return await client.post(
+            "/xapi/statements",
+            content=body,
+            headers={"Authorization": authorization, "Content-Type": "application/json"},
+        )
+
+    cpu = server.cpu_seconds()
+    batches = await load.run(server.url, VERSION, post, len(bodies), options.clients)
+    cpu = server.cpu_seconds() - cpu
+    return {
+        "statements": sent,
+        "statements_per_second": sent / batches.seconds,
+        "batch": asdict(batches),
+        "cpu_seconds_per_1000_statements": cpu / sent * 1000,
+    }
+
+
+async def singles(
+    server: Server, corpus: Corpus, writers: list[Writer], options: Options
+) -> dict[str, Any]:
+    writer = writers[1]
+    headers = {**VERSION, "Authorization": writer.authorization}
+
+    async def post(client: httpx.AsyncClient, i: int) -> httpx.Response:
+        return await client.post("/xapi/statements", json=corpus.statement(SINGLE_POST + i))
+
+    async def put(client: httpx.AsyncClient, i: int) -> httpx.Response:
+        statement = corpus.statement(SINGLE_PUT + i)
+        return await client.put(
+            "/xapi/statements", params={"statementId": statement["id"]}, json=statement
+        )
+
+    return {
+        "post": asdict(await load.run(server.url, headers, post, options.singles, options.clients)),
+        "put": asdict(await load.run(server.url, headers, put, options.singles, options.clients)),
+    }
+
+
+async def database_limit(
+    engine: AsyncEngine, corpus: Corpus, writers: list[Writer], count: int
+) -> dict[str, Any]:
+    """The same rows the ingest phase made the service write, straight into the database."""
+    now = datetime.now(UTC)
+    chunks = [
+        rows_for(
+            corpus,
+            writers,
+            range(start, min(start + 10_000, LIMIT + count)),
+            [now] * min(10_000, LIMIT + count - start),
+        )
+        for start in range(LIMIT, LIMIT + count, 10_000)
+    ]
+    seq = await bulk.next_seq(engine)
+    rows = 0
+    started = time.perf_counter()
+    for chunk in chunks:
+        rows += await bulk.write(engine, chunk, seq)
+        seq += len(chunk)
+    elapsed = time.perf_counter() - started
+    return {"statements": count, "rows": rows, "statements_per_second": count / elapsed}
+
+
+async def fill(
+    engine: AsyncEngine, corpus: Corpus, writers: list[Writer], total: int
+) -> dict[str, Any]:
+    """Tops the store up to `total` statements through the bulk path, stored over the last
+    90 days (so since/until select real windows)."""
+    async with engine.connect() as connection:
+        have = int(await connection.scalar(select(func.count()).select_from(statements)) or 0)
+    missing = max(0, total - have)
+    now = datetime.now(UTC)
+    step = timedelta(days=90) / max(missing, 1)
+    seq = await bulk.next_seq(engine)
+    started = time.perf_counter()
+    for start in range(0, missing, 20_000):
+        indexes = range(CORPUS + start, CORPUS + min(start + 20_000, missing))
+        stored = [now - timedelta(days=90) + step * (i - CORPUS) for i in indexes]
+        chunk = rows_for(corpus, writers, indexes, stored)
+        await bulk.write(engine, chunk, seq)
+        seq += len(chunk)
+    await bulk.finish(engine)
+    return {"added": missing, "seconds": time.perf_counter() - started}
+
+
+def query_parameters(corpus: Corpus, rng: random.Random) -> dict[str, dict[str, str]]:
+    shape = corpus.shape
+    day = datetime.now(UTC) - timedelta(days=rng.uniform(2, 88))
+    return {
+        "agent": {"agent": json.dumps({"mbox": corpus.agent(rng.randrange(shape.agents))["mbox"]})},
+        "verb": {"verb": corpus.verb_id(rng.choice(VERBS))},
+        "activity": {"activity": corpus.activity_id(rng.randrange(shape.activities))},
+        "registration": {"registration": corpus.registration(rng.randrange(shape.registrations))},
+        "related_activities": {
+            "activity": corpus.course_id(rng.randrange(shape.courses)),
+            "related_activities": "true",
+        },
+        "related_agents": {
+            "agent": json.dumps(
+                {"mbox": corpus.agent(shape.agents + rng.randrange(shape.instructors))["mbox"]}
+            ),
+            "related_agents": "true",
+        },
+        "since_until": {"since": day.isoformat(), "until": (day + timedelta(days=1)).isoformat()},
+    }
+
+
+async def queries(
+    server: Server, corpus: Corpus, authorization: str, options: Options
+) -> dict[str, Any]:
+    """Each kind of query `options.queries` times with seeded random values, a page of 100."""
+    rng = random.Random(7)
+    picks = [query_parameters(corpus, rng) for _ in range(options.queries)]
+    headers = {**VERSION, "Authorization": authorization}
+    results = {}
+    for kind in picks[0]:
+
+        async def get(client: httpx.AsyncClient, i: int, kind: str = kind) -> httpx.Response:
+            return await client.get("/xapi/statements", params={**picks[i][kind], "limit": "100"})
+
+        results[kind] = asdict(await load.run(server.url, headers, get, options.queries, 4))
+    return results
+
+
+async def paging(server: Server, corpus: Corpus, authorization: str) -> dict[str, Any]:
+    """10,000 results of one query, 100 a page, following `more`: each page's latency."""
+    headers = {**VERSION, "Authorization": authorization}
+    latencies = []
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as client:
+        url = "/xapi/statements"
+        params: dict[str, str] | None = {"verb": corpus.verb_id("experienced"), "limit": "100"}
+        for _ in range(100):
+            started = time.perf_counter()
+            response = await client.get(url, params=params)
+            latencies.append(time.perf_counter() - started)
+            response.raise_for_status()
+            url, params = response.json()["more"], None
+            if not url:
+                break
+    return {
+        "pages": len(latencies),
+        "timing": asdict(load.timing(latencies, sum(latencies))),
+        "first_10_median_ms": statistics.median(latencies[:10]) * 1000,
+        "last_10_median_ms": statistics.median(latencies[-10:]) * 1000,
+    }
+
+
+async def documents(server: Server, writer: Writer, options: Options) -> dict[str, Any]:
+    headers = {**VERSION, "Authorization": writer.authorization}
+
+    def params(i: int) -> dict[str, str]:
+        return {
+            "activityId": f"https://courses.example.com/c{i % 60}",
+            "agent": json.dumps({"mbox": f"mailto:learner{i}@corp.example.com"}),
+            "stateId": f"https://courses.example.com/state/{uuid.UUID(int=i)}",
+        }
+
+    body = json.dumps({"bookmark": "page-12", "progress": 0.42, "answers": list(range(40))})
+
+    async def put(client: httpx.AsyncClient, i: int) -> httpx.Response:
+        return await client.put(
+            "/xapi/activities/state",
+            params=params(i),
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+
+    async def get(client: httpx.AsyncClient, i: int) -> httpx.Response:
+        return await client.get("/xapi/activities/state", params=params(i))
+
+    return {
+        "put": asdict(await load.run(server.url, headers, put, options.singles, options.clients)),
+        "get": asdict(await load.run(server.url, headers, get, options.singles, options.clients)),
+    }
+
+
+async def bench_backend(backend: str, options: Options, stamp: str) -> dict[str, Any]:
+    url = await fresh_database(backend, stamp)
+    engine = create_engine(url)
+    await migrate(engine)
+    corpus = Corpus()
+    server = Server(url, options.port, options.workers, RESULTS / f"{stamp}-{backend}.log")
+    try:
+        writers, analyst = await make_writers(server, engine)
+        print(f"[{backend}] ingest over HTTP", flush=True)
+        result: dict[str, Any] = {"ingest": await ingest(server, corpus, writers, options)}
+        print(f"[{backend}] single POST / PUT", flush=True)
+        result["single"] = await singles(server, corpus, writers, options)
+        print(f"[{backend}] database limit", flush=True)
+        result["limit"] = await database_limit(engine, corpus, writers, options.ingest)
+        result["ingest_to_limit"] = (
+            result["ingest"]["statements_per_second"] / result["limit"]["statements_per_second"]
+        )
+        print(f"[{backend}] filling to {options.statements} statements", flush=True)
+        result["fill"] = await fill(engine, corpus, writers, options.statements)
+        print(f"[{backend}] queries", flush=True)
+        result["queries_tenant"] = await queries(server, corpus, writers[1].authorization, options)
+        result["queries_rollup"] = await queries(server, corpus, analyst, options)
+        result["paging"] = await paging(server, corpus, analyst)
+        print(f"[{backend}] documents", flush=True)
+        result["documents"] = await documents(server, writers[1], options)
+        result["peak_worker_rss_mb"] = server.peak_worker_rss_mb()
+    finally:
+        server.stop()
+        await engine.dispose()
+        await drop_database(url)
+    return result
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": psutil.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def table(backend: str, r: dict[str, Any]) -> str:
+    def pp(t: dict[str, Any]) -> str:
+        return f"p50/p99 {t['p50_ms']:.1f} / {t['p99_ms']:.1f} ms"
+
+    def rate(t: dict[str, Any]) -> str:
+        return f"{t['count'] / t['seconds']:,.0f} requests/s, {pp(t)}"
+
+    ingest, paging = r["ingest"], r["paging"]
+    rows = [
+        (
+            "batch ingest (100 a batch)",
+            f"{ingest['statements_per_second']:,.0f} statements/s, batch {pp(ingest['batch'])}",
+        ),
+        (
+            "database limit (bulk rows)",
+            f"{r['limit']['statements_per_second']:,.0f} statements/s; "
+            f"ingest / limit = {r['ingest_to_limit']:.0%}",
+        ),
+        ("single POST", rate(r["single"]["post"])),
+        ("single PUT", rate(r["single"]["put"])),
+    ]
+    for scope in ("tenant", "rollup"):
+        rows += [(f"query {kind} ({scope})", pp(t)) for kind, t in r[f"queries_{scope}"].items()]
+    rows += [
+        (
+            f"`more` paging, {paging['pages']} pages of 100",
+            f"{pp(paging['timing'])}; median of the first 10 pages "
+            f"{paging['first_10_median_ms']:.1f} ms, of the last 10 "
+            f"{paging['last_10_median_ms']:.1f} ms",
+        ),
+        ("state PUT", rate(r["documents"]["put"])),
+        ("state GET", rate(r["documents"]["get"])),
+        ("peak RSS per worker", f"{r['peak_worker_rss_mb']:.0f} MB"),
+        (
+            "server CPU per 1,000 statements ingested",
+            f"{ingest['cpu_seconds_per_1000_statements']:.2f} s",
+        ),
+    ]
+    lines = [f"## {backend}", "| measure | value |", "| --- | --- |"]
+    return "\n".join(lines + [f"| {label} | {value} |" for label, value in rows])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backends", default="postgresql,sqlite")
+    parser.add_argument("--statements", type=int, default=1_000_000)
+    parser.add_argument("--ingest", type=int, default=50_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--singles", type=int, default=2_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    options = Options(
+        args.backends.split(","),
+        args.statements,
+        args.ingest,
+        args.clients,
+        args.workers,
+        args.singles,
+        args.queries,
+        args.port,
+    )
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    for backend in options.backends:
+        result = asyncio.run(bench_backend(backend, options, stamp))
+        record = {
+            "backend": backend,
+            "options": asdict(options),
+            "machine": machine(),
+            "result": result,
+        }
+        (RESULTS / f"{stamp}-{backend}.json").write_text(json.dumps(record, indent=2))
+        print(table(backend, result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
