@@ -207,7 +207,14 @@ async def _update_definitions(
     if may_define:
         known = await store.definitions_by_id(session, (principal.tenant_id,), incoming)
         for activity_id, text in known.items():
-            incoming[activity_id] = merge_definition(json.loads(text), incoming[activity_id])
+            stored = json.loads(text)
+            merged = merge_definition(stored, incoming[activity_id])
+            if merged == stored:
+                del incoming[activity_id]  # nothing new: most statements repeat a definition
+            else:
+                incoming[activity_id] = merged
+        if not incoming:
+            return
     await store.upsert_definitions(
         session,
         principal.tenant_id,

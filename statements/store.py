@@ -16,7 +16,9 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Select,
+    Update,
     and_,
+    bindparam,
     delete,
     exists,
     false,
@@ -65,11 +67,6 @@ class StoredStatement:
     payload: str
 
 
-def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]]:
-    for start in range(0, len(rows), _CHUNK):
-        yield rows[start : start + _CHUNK]
-
-
 async def insert_statements(
     session: AsyncSession, tenant_id: int, credential_id: int, rows: Sequence[StatementRow]
 ) -> set[uuid.UUID]:
@@ -89,16 +86,12 @@ async def insert_statements(
         }
         for row in rows
     ]
-    seq_by_id: dict[uuid.UUID, int] = {}
-    for chunk in _chunks(values):
-        statement = (
-            dialect_insert(session, statements)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["tenant_id", "statement_id"])
-            .returning(statements.c.statement_id, statements.c.seq)
-        )
-        for statement_id, seq in (await session.execute(statement)).all():
-            seq_by_id[statement_id] = seq
+    statement = (
+        dialect_insert(session, statements)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "statement_id"])
+        .returning(statements.c.statement_id, statements.c.seq)
+    )
+    seq_by_id = {row.statement_id: row.seq for row in await session.execute(statement, values)}
     await _insert_index_rows(
         session,
         tenant_id,
@@ -128,8 +121,8 @@ async def _insert_index_rows(
         (statement_activities, activity_rows),
         (statement_attachments, attachment_rows),
     ):
-        for chunk in _chunks(index_rows):
-            await session.execute(table.insert().values(list(chunk)))
+        if index_rows:
+            await session.execute(table.insert(), index_rows)
 
 
 async def payloads_by_id(
@@ -146,26 +139,35 @@ async def payloads_by_id(
     return {row.statement_id: row.payload for row in result}
 
 
-async def apply_voiding(session: AsyncSession, tenant_id: int, ids: Iterable[uuid.UUID]) -> None:
-    """Marks voided every non-voiding statement among `ids` that a stored voiding statement
-    targets (xAPI-Data 2.3.2: a voiding statement itself cannot be voided)."""
-    ids = list(ids)
-    if not ids:
-        return
+def _voiding_update() -> Update:
     voiding = statements.alias("voiding")
     targets = select(voiding.c.object_ref).where(
-        voiding.c.tenant_id == tenant_id, voiding.c.is_voiding, voiding.c.object_ref.in_(ids)
+        voiding.c.tenant_id == bindparam("b_tenant"),
+        voiding.c.is_voiding,
+        voiding.c.object_ref.in_(bindparam("ids", expanding=True)),
     )
-    await session.execute(
+    return (
         update(statements)
         .where(
-            statements.c.tenant_id == tenant_id,
+            statements.c.tenant_id == bindparam("b_tenant"),
             statements.c.is_voiding == false(),
             statements.c.voided == false(),
             statements.c.statement_id.in_(targets),
         )
         .values(voided=True)
     )
+
+
+# Built once: it runs on every write, and building the expression costs more than running it.
+_VOIDING_UPDATE = _voiding_update()
+
+
+async def apply_voiding(session: AsyncSession, tenant_id: int, ids: Iterable[uuid.UUID]) -> None:
+    """Marks voided every non-voiding statement among `ids` that a stored voiding statement
+    targets (xAPI-Data 2.3.2: a voiding statement itself cannot be voided)."""
+    ids = list(ids)
+    if ids:
+        await session.execute(_VOIDING_UPDATE, {"b_tenant": tenant_id, "ids": ids})
 
 
 def in_tenants(column: ColumnElement[int], tenant_ids: Sequence[int]) -> ColumnElement[bool]:
@@ -383,16 +385,17 @@ async def upsert_definitions(
         {"tenant_id": tenant_id, "activity_id": activity_id, "definition": definition}
         for activity_id, definition in sorted(definitions.items())
     ]
-    for chunk in _chunks(rows):
-        insert = dialect_insert(session, activities).values(list(chunk))
-        if replace:
-            insert = insert.on_conflict_do_update(
-                index_elements=["tenant_id", "activity_id"],
-                set_={"definition": insert.excluded.definition},
-            )
-        else:
-            insert = insert.on_conflict_do_nothing(index_elements=["tenant_id", "activity_id"])
-        await session.execute(insert)
+    if not rows:
+        return
+    insert = dialect_insert(session, activities)
+    if replace:
+        insert = insert.on_conflict_do_update(
+            index_elements=["tenant_id", "activity_id"],
+            set_={"definition": insert.excluded.definition},
+        )
+    else:
+        insert = insert.on_conflict_do_nothing(index_elements=["tenant_id", "activity_id"])
+    await session.execute(insert, rows)
 
 
 async def insert_attachments(
@@ -403,11 +406,12 @@ async def insert_attachments(
         {"tenant_id": tenant_id, "sha2": sha2, "content_type": content_type, "data": data}
         for sha2, content_type, data in parts
     ]
-    for chunk in _chunks(rows):
+    if rows:
         await session.execute(
-            dialect_insert(session, attachments)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["tenant_id", "sha2"])
+            dialect_insert(session, attachments).on_conflict_do_nothing(
+                index_elements=["tenant_id", "sha2"]
+            ),
+            rows,
         )
 
 
