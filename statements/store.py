@@ -301,20 +301,16 @@ def _referring(tenant_ids: Sequence[int], page: _Page) -> Select[Any]:
     target them. Only statements with an object_ref take part, a small partial index.
     Voided statements still count as targets here (2.1.4.s1.b2)."""
     referring, target = statements.alias("referring"), statements.alias("target")
-    start = (
-        select(referring.c.seq, referring.c.statement_id)
-        .join(
-            target,
-            and_(
-                target.c.statement_id == referring.c.object_ref,
-                in_tenants(target.c.tenant_id, tenant_ids),
-            ),
-        )
-        .where(
-            referring.c.object_ref.is_not(None),
-            in_tenants(referring.c.tenant_id, tenant_ids),
+    # Driven from the referring side (EXISTS, not a join), so the planner walks the small
+    # partial index rather than every statement that meets the filters.
+    start = select(referring.c.seq, referring.c.statement_id).where(
+        referring.c.object_ref.is_not(None),
+        in_tenants(referring.c.tenant_id, tenant_ids),
+        exists().where(
+            target.c.statement_id == referring.c.object_ref,
+            in_tenants(target.c.tenant_id, tenant_ids),
             *_matches(target, page.where),
-        )
+        ),
     )
     chain = start.cte("chain", recursive=True)
     further = statements.alias("further")
