@@ -93,6 +93,7 @@ class Principal:
     authority: dict[str, Any] = field(hash=False, compare=False)
     read_tenant_ids: tuple[int, ...] = ()
     expires_at: datetime | None = None
+    rollup: bool = False
 
     def has_any(self, *scopes: Scope) -> bool:
         """`all` stands for every xAPI scope, none of this LRS's own."""

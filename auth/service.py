@@ -92,8 +92,7 @@ async def create_tenant(
             "letter or digit",
             "name",
         )
-    if retention_days is not None and retention_days < 1:
-        raise BadRequest("retention_days must be a positive number of days", "retention_days")
+    check_retention_days(retention_days)
     if await store.tenant_by_name(session, name) is not None:
         raise Conflict(f"a tenant named {name!r} exists already", "name")
     return await store.insert_tenant(session, name, parent, retention_days, datetime.now(UTC))
@@ -104,22 +103,30 @@ async def ensure_tenant(session: AsyncSession, name: str) -> TenantRow:
     return await store.tenant_by_name(session, name) or await create_tenant(session, name)
 
 
-def within(tenant: TenantRow, ancestor: TenantRow) -> bool:
-    return tenant.path.startswith(ancestor.path)
+MAX_RETENTION_DAYS = 36_500
+
+
+def check_retention_days(days: int | None) -> None:
+    if days is not None and not 1 <= days <= MAX_RETENTION_DAYS:
+        raise BadRequest(
+            f"retention_days is a number of days from 1 to {MAX_RETENTION_DAYS}", "retention_days"
+        )
 
 
 async def effective_retention(session: AsyncSession) -> dict[int, int]:
-    """Tenant id -> retention in days, for tenants that have one of their own or inherit
-    one from their nearest ancestor that has."""
+    """Tenant id -> retention in days: the shortest policy of the tenant and its ancestors.
+    The group sets the rule; a subsidiary may keep records for less time, never for more."""
     tenants = await store.all_tenants(session)
     by_id = {tenant.id: tenant for tenant in tenants}
     effective: dict[int, int] = {}
     for tenant in tenants:
-        for ancestor_id in reversed([int(part) for part in tenant.path.strip("/").split("/")]):
-            days = by_id[ancestor_id].retention_days
-            if days is not None:
-                effective[tenant.id] = days
-                break
+        policies = [
+            days
+            for part in tenant.path.strip("/").split("/")
+            if (days := by_id[int(part)].retention_days) is not None
+        ]
+        if policies:
+            effective[tenant.id] = min(policies)
     return effective
 
 
@@ -205,6 +212,9 @@ async def revoke_credential(session: AsyncSession, credential: CredentialRow) ->
     return credential
 
 
+_UNKNOWN_KEY_HASH = hash_secret(secrets.token_urlsafe(16))
+
+
 class Authenticator:
     """Turns an Authorization header (HTTP Basic, or a bearer token from /oauth/token) into
     a Principal.
@@ -241,7 +251,8 @@ class Authenticator:
         if cached is not None and cached[2] > now and hmac.compare_digest(cached[0], fingerprint):
             return _unexpired(cached[1])
         row = await store.credential_by_key(session, key)
-        if row is None or not verify_secret(secret, row.secret_hash):
+        # An unknown key costs the same slow hash, so timing does not tell which keys exist.
+        if not verify_secret(secret, row.secret_hash if row else _UNKNOWN_KEY_HASH) or row is None:
             raise Unauthorized("unknown credential or wrong secret", "Authorization")
         principal = await self._admit(session, row)
         self._by_key[key] = (fingerprint, principal, now + self._ttl)
@@ -287,6 +298,7 @@ class Authenticator:
             authority=authority_for(row.key, row.name, self._public_url),
             read_tenant_ids=readable,
             expires_at=row.expires_at,
+            rollup=row.rollup,
         )
         _unexpired(principal)
         # Committed on its own: use is recorded even when the request then fails.

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
@@ -17,7 +18,7 @@ from auth.service import Authenticator
 from documents import routes as document_routes
 from lrs import routes
 from lrs.db import create_engine, create_sessionmaker
-from lrs.errors import Unauthorized, XAPIError
+from lrs.errors import BadRequest, Conflict, Unauthorized, XAPIError
 from lrs.middleware import (
     CONSISTENT_THROUGH,
     AlternateRequestSyntaxMiddleware,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(XAPIError, _xapi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_refused)
     app.add_exception_handler(Exception, _unexpected_error)
 
     app.include_router(routes.router)
@@ -112,6 +114,25 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     body = {"error": {"status": exc.status_code, "message": str(exc.detail)}}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _database_refused(request: Request, exc: Exception) -> JSONResponse:
+    """The database's own checks, behind the service's: a value it cannot store (a NUL
+    character, a string past its column, a number out of range: SQLSTATE class 22) is the
+    client's 400; a unique key taken by a concurrent request between check and write
+    (class 23) is a 409. Anything else is the service's fault."""
+    assert isinstance(exc, DBAPIError)
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    if isinstance(exc, IntegrityError) or sqlstate.startswith("23"):
+        error: XAPIError = Conflict("a concurrent request changed the same record; try again")
+    elif isinstance(exc, DataError) or sqlstate.startswith("22"):
+        error = BadRequest(
+            "a value is too long, out of range or holds a character the database cannot store"
+        )
+    else:
+        return await _unexpected_error(request, exc)
+    logger.warning("database refused %s %s: %s", request.method, request.url.path, exc.orig)
+    return await _xapi_error(request, error)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -364,11 +364,12 @@ async def get_person(
     session: AsyncSession, principal: Principal, agent: Mapping[str, Any], hooks: StatementHooks
 ) -> dict[str, Any]:
     """xAPI-Communication 2.4: the Person object for an Agent, with every name and identifier
-    the identity hooks link to it (the Agent asked about first)."""
+    the identity hooks link to it (the Agent asked about first) for readers of statements."""
     principal.require(*XAPI_SCOPES)
     agents = [agent]
     key = agent_ifi(agent)
-    if key is not None:
+    # Linked identities are personal data: only credentials that may read statements see them.
+    if key is not None and principal.has_any(Scope.STATEMENTS_READ, Scope.ALL_READ):
         for lookup in hooks.identities:
             agents.extend(await lookup(session, principal, key))
     person: dict[str, Any] = {"objectType": "Person"}

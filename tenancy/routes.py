@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from auth.dependencies import CurrentPrincipal
 from auth.models import Principal, Scope
+from auth.service import MAX_RETENTION_DAYS
 from auth.store import TenantRow
 from lrs.db import DbSession
 from lrs.errors import PayloadTooLarge
@@ -40,13 +41,13 @@ class TenantCreate(BaseModel):
     name: str
     # Default: the calling credential's own tenant.
     parent: str | None = None
-    retention_days: int | None = Field(default=None, ge=1)
+    retention_days: int | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS)
 
 
 class TenantUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    retention_days: int | None = Field(ge=1)
+    retention_days: int | None = Field(ge=1, le=MAX_RETENTION_DAYS)
 
 
 @router.get("/tenants")

@@ -37,13 +37,34 @@ Audience = Literal["employee", "customer", "partner"]
 class Actor:
     name: str  # credential key, or "cli:<user>"
     source: str  # client address, or "cli"
-    root_path: str  # tenants whose path starts with this are administered
+    root_path: str  # its tenant's path ("/": the command line, every tenant)
+    # A credential that does not roll up administers its own tenant only.
+    own_tenant_only: bool = False
+
+    def administers(self, tenant: TenantRow) -> bool:
+        if self.own_tenant_only:
+            return tenant.path == self.root_path
+        return tenant.path.startswith(self.root_path)
+
+
+def as_utc(moment: datetime, field: str) -> datetime:
+    """A time with its offset, within the years the database stores once in UTC."""
+    if moment.tzinfo is None:
+        raise BadRequest(f"{field} needs a time zone offset", field)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise BadRequest(f"{field} is out of range", field) from None
 
 
 async def actor_for(session: AsyncSession, principal: Principal, source: str) -> Actor:
     tenant = await auth_store.tenant_by_id(session, principal.tenant_id)
     assert tenant is not None
-    return Actor(principal.key, source, tenant.path)
+    return Actor(principal.key, source, tenant.path, own_tenant_only=not principal.rollup)
+
+
+async def _administered_tenants(session: AsyncSession, actor: Actor) -> list[TenantRow]:
+    return [t for t in await auth_store.subtree(session, actor.root_path) if actor.administers(t)]
 
 
 async def _audit(
@@ -70,7 +91,7 @@ async def _audit(
 
 async def administered(session: AsyncSession, actor: Actor, name: str) -> TenantRow:
     tenant = await auth_store.tenant_by_name(session, name)
-    if tenant is None or not tenant.path.startswith(actor.root_path):
+    if tenant is None or not actor.administers(tenant):
         raise NotFound(f"no tenant named {name!r} here", "tenant")
     return tenant
 
@@ -79,10 +100,6 @@ async def _root(session: AsyncSession, actor: Actor) -> TenantRow | None:
     """The actor's own tenant (None for the command line, which has no tenant)."""
     tenant_id = int(actor.root_path.strip("/").split("/")[-1]) if actor.root_path != "/" else 0
     return await auth_store.tenant_by_id(session, tenant_id) if tenant_id else None
-
-
-async def subtree_ids(session: AsyncSession, actor: Actor) -> list[int]:
-    return [tenant.id for tenant in await auth_store.subtree(session, actor.root_path)]
 
 
 # Tenants
@@ -124,15 +141,14 @@ async def create_tenant(
 
 
 async def list_tenants(session: AsyncSession, actor: Actor) -> list[TenantRow]:
-    return await auth_store.subtree(session, actor.root_path)
+    return await _administered_tenants(session, actor)
 
 
 async def set_retention(
     session: AsyncSession, actor: Actor, name: str, retention_days: int | None
 ) -> TenantRow:
     tenant = await administered(session, actor, name)
-    if retention_days is not None and retention_days < 1:
-        raise BadRequest("retention_days must be a positive number of days", "retention_days")
+    auth_service.check_retention_days(retention_days)
     await auth_store.update_tenant(session, tenant.id, {"retention_days": retention_days})
     await _audit(
         session, actor, tenant, "tenant.retention", name, {"retention_days": retention_days}
@@ -180,8 +196,8 @@ async def create_credential(
     session: AsyncSession, actor: Actor, request: CredentialRequest
 ) -> auth_service.NewCredential:
     tenant = await administered(session, actor, request.tenant)
-    if request.expires_at is not None and request.expires_at.tzinfo is None:
-        raise BadRequest("expires_at needs a time zone offset", "expires_at")
+    if request.expires_at is not None:
+        as_utc(request.expires_at, "expires_at")
     made = await auth_service.create_credential(
         session,
         tenant=tenant,
@@ -205,7 +221,7 @@ async def create_credential(
 
 
 async def list_credentials(session: AsyncSession, actor: Actor) -> list[tuple[CredentialRow, str]]:
-    tenants = await auth_store.subtree(session, actor.root_path)
+    tenants = await _administered_tenants(session, actor)
     names = {tenant.id: tenant.name for tenant in tenants}
     rows = await auth_store.credentials_of(session, list(names))
     return [(row, names[row.tenant_id]) for row in rows]
@@ -216,7 +232,7 @@ async def administered_credential(
 ) -> tuple[CredentialRow, TenantRow]:
     row = await auth_store.credential_by_key(session, key)
     tenant = await auth_store.tenant_by_id(session, row.tenant_id) if row else None
-    if row is None or tenant is None or not tenant.path.startswith(actor.root_path):
+    if row is None or tenant is None or not actor.administers(tenant):
         raise NotFound(f"no credential with key {key!r} here", "key")
     return row, tenant
 
@@ -440,8 +456,11 @@ async def erase(
     keys = {key}
     if "mbox" in agent:
         keys.add(f"mbox_sha1sum:{hashlib.sha1(agent['mbox'].encode()).hexdigest()}")  # noqa: S324 - xAPI's own hash
-    people = await store.people_where(session, tenant_ids, agent=key)
-    for person in people:
+    people: dict[int, Person] = {}
+    for given in sorted(keys):
+        for person in await store.people_where(session, tenant_ids, agent=given):
+            people[person.id] = person
+    for person in people.values():
         keys.update(filter(None, (agent_ifi(known) for known in person.agents)))
     counts = {"statements_deleted": 0, "statements_pseudonymised": 0}
     for erased_key in sorted(keys):
@@ -457,7 +476,7 @@ async def erase(
     counts["documents_deleted"] = await documents_service.erase_agents(
         session, tenant_ids, sorted(keys)
     )
-    await store.delete_people(session, [person.id for person in people])
+    await store.delete_people(session, list(people))
     counts["people_deleted"] = len(people)
     # The audit entry names the learner only by a digest: the log must not keep what the
     # erasure removed.
@@ -474,7 +493,7 @@ async def apply_retention(
     now = now or datetime.now(UTC)
     policies = await auth_service.effective_retention(session)
     results: dict[str, dict[str, int]] = {}
-    for tenant in await auth_store.subtree(session, actor.root_path):
+    for tenant in await _administered_tenants(session, actor):
         days = policies.get(tenant.id)
         if days is None:
             continue
@@ -499,8 +518,10 @@ async def audit(
     action: str | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """Audit entries of the actor's subtree, newest first."""
-    tenants = await auth_store.subtree(session, actor.root_path)
+    """Audit entries of the tenants the actor administers, newest first."""
+    if since is not None:
+        since = as_utc(since, "since")
+    tenants = await _administered_tenants(session, actor)
     names = {tenant.id: tenant.name for tenant in tenants}
     entries = await store.audit_entries(
         session, list(names), since=since, action=action, limit=limit

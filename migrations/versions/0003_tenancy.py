@@ -1,11 +1,16 @@
 """Tenant tree, credential roles and lifetimes, learner directory, audit log, erasure indexes.
 
+Documents stored before this revision keep a NULL agent: their scope is stored only as a
+hash, so erasure cannot find them by agent (no release carried documents before it).
+
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23
 """
 
 from __future__ import annotations
+
+import json
 
 import sqlalchemy as sa
 from alembic import op
@@ -61,6 +66,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_statement_attachments_tenant_sha2", "statement_attachments", ["tenant_id", "sha2"]
     )
+    _link_stored_attachments()
 
     op.create_table(
         "people",
@@ -102,6 +108,32 @@ def upgrade() -> None:
         sa.Column("source", sa.String(200), nullable=False),
     )
     op.create_index("ix_audit_log_tenant_at", "audit_log", ["tenant_id", "at"])
+
+
+def _link_stored_attachments() -> None:
+    """Statements stored before this revision get their attachment links, so that erasure
+    and retention do not take their attachments for unreferenced ones."""
+    connection = op.get_bind()
+    rows = connection.execute(
+        sa.text("SELECT seq, tenant_id, payload FROM statements WHERE payload LIKE :pattern"),
+        {"pattern": '%"attachments"%'},
+    )
+    links = []
+    for seq, tenant_id, payload in rows:
+        statement = json.loads(payload)
+        holders = [statement]
+        if statement.get("object", {}).get("objectType") == "SubStatement":
+            holders.append(statement["object"])
+        hashes = {a["sha2"].lower() for h in holders for a in h.get("attachments", ())}
+        links += [{"seq": seq, "tenant_id": tenant_id, "sha2": sha2} for sha2 in sorted(hashes)]
+    if links:
+        connection.execute(
+            sa.text(
+                "INSERT INTO statement_attachments (statement_seq, tenant_id, sha2) "
+                "VALUES (:seq, :tenant_id, :sha2)"
+            ),
+            links,
+        )
 
 
 def downgrade() -> None:

@@ -4,6 +4,8 @@ document is the running app's."""
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from sqlalchemy import Connection, text
 
 from lrs.app import create_app
 from lrs.db import alembic_config, all_tables, create_engine
+from statements.tables import statements
 
 OPENAPI = Path(__file__).parent.parent.parent / "openapi" / "openapi.json"
 
@@ -29,8 +32,9 @@ async def test_migrations_match_table_declarations(database_url: str) -> None:
     assert diff == []
 
 
-async def test_the_tenant_tree_migration_keeps_existing_tenants(empty_database_url: str) -> None:
-    """0003 gives tenants made before the tree a path of their own: each is a root."""
+async def test_the_tenancy_migration_keeps_existing_data(empty_database_url: str) -> None:
+    """0003 gives tenants made before the tree a path of their own (each is a root), and
+    links stored statements to their attachments, so erasure and retention keep them."""
 
     def upgrade(connection: Connection, revision: str) -> None:
         config = alembic_config()
@@ -43,11 +47,28 @@ async def test_the_tenant_tree_migration_keeps_existing_tenants(empty_database_u
         await connection.execute(
             text("INSERT INTO tenants (name, created_at) VALUES ('old', CURRENT_TIMESTAMP)")
         )
+        payload = {"attachments": [{"sha2": "AB12"}], "object": {"objectType": "SubStatement",
+                   "attachments": [{"sha2": "cd34"}]}}  # fmt: skip
+        await connection.execute(
+            statements.insert().values(
+                tenant_id=1,
+                statement_id=uuid.uuid4(),
+                stored=datetime.now(UTC),
+                verb_id="http://example.com/verb",
+                is_voiding=False,
+                voided=False,
+                credential_id=1,
+                payload=json.dumps(payload),
+            )
+        )
     async with engine.begin() as connection:
         await connection.run_sync(upgrade, "head")
         row = (await connection.execute(text("SELECT id, path FROM tenants"))).one()
+        links = await connection.execute(text("SELECT sha2 FROM statement_attachments"))
+        hashes = sorted(links.scalars())
     await engine.dispose()
     assert row.path == f"/{row.id}/"
+    assert hashes == ["ab12", "cd34"]
 
 
 def test_exported_openapi_is_current() -> None:
