@@ -177,7 +177,11 @@ def encode_more(query: StatementQuery, after: Cursor) -> str:
 
 def decode_more(token: str) -> StatementQuery:
     try:
-        state = json.loads(base64.urlsafe_b64decode(token.encode()))
+        raw = base64.urlsafe_b64decode(token.encode())
+        # The decoder skips what is not base64; only the exact token issued is accepted.
+        if base64.urlsafe_b64encode(raw).decode() != token:
+            raise ValueError(token)
+        state = json.loads(raw)
         where = dict(state["w"])
         if where["registration"] is not None:
             where["registration"] = uuid.UUID(where["registration"])

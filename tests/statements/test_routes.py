@@ -306,6 +306,16 @@ class TestQuery:
         assert sorted(seen) == sorted(posted)
         assert len(seen) == 7
 
+    async def test_a_damaged_more_token_is_a_400(self, client: httpx.AsyncClient) -> None:
+        """Only a token this LRS issued pages on; the base64 decoder alone would skip what is
+        not base64 and serve the same page again and again."""
+        await post(client, [statement() for _ in range(3)])
+        more = (await query(client, limit="1"))["more"]
+        for damaged in (more + "/xapi/statements?more=x", more[:-4], more + "AAAA"):
+            response = await client.get(damaged)
+            assert response.status_code == 400, damaged
+            assert response.json()["error"]["field"] == "more"
+
     async def test_no_hits_is_empty_list(self, client: httpx.AsyncClient) -> None:
         """Communication 2.1.3.s2.b4: no hits is 200 with an empty statements array."""
         result = await query(client, verb="http://example.com/verbs/none")
