@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -11,9 +12,10 @@ from typing import Annotated, Any
 from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
-from sqlalchemy import BigInteger, Connection, DateTime, Integer, MetaData, Table, event
+from sqlalchemy import BigInteger, Connection, DateTime, Integer, MetaData, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -108,13 +110,41 @@ def alembic_config() -> Config:
     return config
 
 
+_MIGRATION_LOCK = 0x4C5253  # "LRS": the advisory lock key of migrations
+
+
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the database to the newest schema (`lrs migrate`, `lrs serve`, tests)."""
+    """Bring the database to the newest schema (`lrs migrate`, `lrs serve`, tests).
+
+    Instances started together (`--workers`, several hosts) migrate one at a time; the later
+    ones find the schema at head and change nothing."""
 
     def upgrade(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
-    async with engine.begin() as connection:
-        await connection.run_sync(upgrade)
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+            )
+            await connection.run_sync(upgrade)
+        return
+    for attempt in range(_SQLITE_MIGRATION_ATTEMPTS):
+        try:
+            async with engine.begin() as connection:
+                # The driver opens a transaction only at the first data change: take the
+                # write lock before Alembic reads the schema version.
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+                await connection.run_sync(upgrade)
+            return
+        except OperationalError as error:
+            # Another process switching a new file to WAL answers "locked" at once rather
+            # than through the busy timeout.
+            if "locked" not in str(error) or attempt == _SQLITE_MIGRATION_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
+
+
+_SQLITE_MIGRATION_ATTEMPTS = 5

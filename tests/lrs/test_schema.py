@@ -3,6 +3,7 @@ document is the running app's."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
 
 from lrs.app import create_app
-from lrs.db import alembic_config, all_tables, create_engine
+from lrs.db import alembic_config, all_tables, create_engine, migrate
 from statements.tables import statements
 
 OPENAPI = Path(__file__).parent.parent.parent / "openapi" / "openapi.json"
@@ -69,6 +70,17 @@ async def test_the_tenancy_migration_keeps_existing_data(empty_database_url: str
     await engine.dispose()
     assert row.path == f"/{row.id}/"
     assert hashes == ["ab12", "cd34"]
+
+
+async def test_instances_starting_together_migrate_once(empty_database_url: str) -> None:
+    """`lrs serve` migrates at start; several instances starting at once must all succeed."""
+    engines = [create_engine(empty_database_url) for _ in range(3)]
+    await asyncio.gather(*(migrate(engine) for engine in engines))
+    async with engines[0].connect() as connection:
+        versions = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
+    for engine in engines:
+        await engine.dispose()
+    assert len(versions) == 1
 
 
 def test_exported_openapi_is_current() -> None:
