@@ -244,7 +244,10 @@ class Authenticator:
             return await self._bearer(session, value.strip())
         if scheme.lower() != "basic":
             raise Unauthorized("use HTTP Basic or a Bearer token", "Authorization")
-        key, secret = _basic_credentials(value)
+        return await self.verify_basic(session, *_basic_credentials(value))
+
+    async def verify_basic(self, session: AsyncSession, key: str, secret: str) -> Principal:
+        """A client's key and secret, from a Basic header or the token endpoint's form."""
         fingerprint = hashlib.sha256(secret.encode()).digest()
         now = time.monotonic()
         cached = self._by_key.get(key)
@@ -257,12 +260,6 @@ class Authenticator:
         principal = await self._admit(session, row)
         self._by_key[key] = (fingerprint, principal, now + self._ttl)
         return principal
-
-    async def verify_basic(self, session: AsyncSession, key: str, secret: str) -> Principal:
-        """A client's key and secret as sent to the token endpoint."""
-        return await self.authenticate(
-            session, "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()
-        )
 
     async def _bearer(self, session: AsyncSession, token: str) -> Principal:
         claims = tokens.verify(token, self._token_secret, self._public_url)

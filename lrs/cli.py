@@ -62,7 +62,7 @@ def _administer(
         try:
             async with create_sessionmaker(engine)() as session:
                 result = await action(
-                    session, Actor(f"cli:{getpass.getuser()}", "cli", "/"), settings
+                    session, Actor(f"cli:{getpass.getuser()}", "cli", None), settings
                 )
                 await session.commit()
                 return result

@@ -403,20 +403,18 @@ async def erase_agent(
     counts and other learners' records stay intact. Attachments no statement needs any more
     are deleted too."""
     deleted: list[int] = []
-    pseudonymised = 0
+    rewrites: list[tuple[int, int, StatementRow]] = []
     for found in await store.statements_mentioning(session, tenant_ids, agent_key):
         statement = json.loads(found.payload)
         if delete_as_actor and agent_ifi(statement["actor"]) == agent_key:
             deleted.append(found.seq)
-            continue
-        rewritten = _replace_agent(statement, agent_key, pseudonym)
-        await store.rewrite_statement(
-            session, found.tenant_id, found.seq, storage_row(rewritten, found.stored)
-        )
-        pseudonymised += 1
+        else:
+            rewritten = _replace_agent(statement, agent_key, pseudonym)
+            rewrites.append((found.tenant_id, found.seq, storage_row(rewritten, found.stored)))
+    await store.rewrite_statements(session, rewrites)
     await store.delete_statements(session, deleted)
     await store.delete_unreferenced_attachments(session, tenant_ids)
-    return Erased(len(deleted), pseudonymised)
+    return Erased(len(deleted), len(rewrites))
 
 
 def _replace_agent(value: Any, agent_key: str, pseudonym: Mapping[str, Any]) -> Any:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,19 +95,23 @@ async def insert_statements(
     seq_by_id = {row.statement_id: row.seq for row in await session.execute(statement, values)}
     await _insert_index_rows(
         session,
-        tenant_id,
-        [(seq_by_id[row.statement_id], row) for row in rows if row.statement_id in seq_by_id],
+        [
+            (tenant_id, seq_by_id[row.statement_id], row)
+            for row in rows
+            if row.statement_id in seq_by_id
+        ],
     )
     return set(seq_by_id)
 
 
 async def _insert_index_rows(
-    session: AsyncSession, tenant_id: int, rows: Sequence[tuple[int, StatementRow]]
+    session: AsyncSession, rows: Sequence[tuple[int, int, StatementRow]]
 ) -> None:
+    """The index rows of statements given as (tenant id, seq, row)."""
     agent_rows: list[dict[str, Any]] = []
     activity_rows: list[dict[str, Any]] = []
     attachment_rows: list[dict[str, Any]] = []
-    for seq, row in rows:
+    for tenant_id, seq, row in rows:
         common = {"statement_seq": seq, "tenant_id": tenant_id, "stored": row.stored}
         agent_rows.extend({**common, "agent": a, "direct": d} for a, d in row.agents.items())
         activity_rows.extend(
@@ -344,10 +349,16 @@ async def query_statements(
     branches = [_direct_branch(tenant_id, page) for tenant_id in tenant_ids]
     if where.has_match_filters:
         branches.append(_referring(tenant_ids, page))
-    found: dict[int, StoredStatement] = {}
-    for branch in branches:
-        for row in (await session.execute(branch)).all():
-            found[row.seq] = StoredStatement(row.seq, row.stored, row.payload)
+    # One round trip: each branch keeps its own ORDER BY / LIMIT inside a subquery.
+    query = (
+        branches[0]
+        if len(branches) == 1
+        else union_all(*(select(*branch.subquery().c) for branch in branches))
+    )
+    found = {
+        row.seq: StoredStatement(row.seq, row.stored, row.payload)
+        for row in await session.execute(query)
+    }
     ordered = sorted(found.values(), key=lambda row: (row.stored, row.seq), reverse=not ascending)
     return ordered[:limit]
 
@@ -451,7 +462,7 @@ async def statements_mentioning(
 
 
 async def delete_statements(session: AsyncSession, seqs: Sequence[int]) -> None:
-    """Deletes statements with their index rows (by cascade)."""
+    """Deletes statements with their index rows."""
     for start in range(0, len(seqs), _CHUNK):
         chunk = seqs[start : start + _CHUNK]
         await _delete_index_rows(session, chunk)
@@ -465,15 +476,25 @@ async def _delete_index_rows(session: AsyncSession, seqs: Sequence[int]) -> None
         await session.execute(delete(table).where(table.c.statement_seq.in_(seqs)))
 
 
-async def rewrite_statement(
-    session: AsyncSession, tenant_id: int, seq: int, row: StatementRow
+_PAYLOAD_UPDATE = (
+    update(statements)
+    .where(statements.c.seq == bindparam("b_seq"))
+    .values(payload=bindparam("b_payload"))
+)
+
+
+async def rewrite_statements(
+    session: AsyncSession, rewrites: Sequence[tuple[int, int, StatementRow]]
 ) -> None:
-    """Replaces a stored statement's payload and index rows (pseudonymisation)."""
-    await _delete_index_rows(session, [seq])
-    await session.execute(
-        update(statements).where(statements.c.seq == seq).values(payload=row.payload)
-    )
-    await _insert_index_rows(session, tenant_id, [(seq, row)])
+    """Replaces stored statements' payloads and index rows (pseudonymisation); rewrites are
+    (tenant id, seq, new row). A few statements per chunk, not per statement."""
+    for start in range(0, len(rewrites), _CHUNK):
+        chunk = rewrites[start : start + _CHUNK]
+        await _delete_index_rows(session, [seq for _, seq, _ in chunk])
+        await session.execute(
+            _PAYLOAD_UPDATE, [{"b_seq": seq, "b_payload": row.payload} for _, seq, row in chunk]
+        )
+        await _insert_index_rows(session, chunk)
 
 
 async def seqs_stored_before(

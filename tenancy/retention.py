@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenancy.service import Actor, apply_retention
 
 logger = logging.getLogger("lrs.retention")
-SERVER = Actor(name="server:retention", source="server", root_path="/")
+SERVER = Actor(name="server:retention", source="server", tenant=None)
 
 
 @contextlib.asynccontextmanager

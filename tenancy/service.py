@@ -37,9 +37,13 @@ Audience = Literal["employee", "customer", "partner"]
 class Actor:
     name: str  # credential key, or "cli:<user>"
     source: str  # client address, or "cli"
-    root_path: str  # its tenant's path ("/": the command line, every tenant)
+    tenant: TenantRow | None  # its own tenant; None (the command line): every tenant
     # A credential that does not roll up administers its own tenant only.
     own_tenant_only: bool = False
+
+    @property
+    def root_path(self) -> str:
+        return self.tenant.path if self.tenant else "/"
 
     def administers(self, tenant: TenantRow) -> bool:
         if self.own_tenant_only:
@@ -60,7 +64,7 @@ def as_utc(moment: datetime, field: str) -> datetime:
 async def actor_for(session: AsyncSession, principal: Principal, source: str) -> Actor:
     tenant = await auth_store.tenant_by_id(session, principal.tenant_id)
     assert tenant is not None
-    return Actor(principal.key, source, tenant.path, own_tenant_only=not principal.rollup)
+    return Actor(principal.key, source, tenant, own_tenant_only=not principal.rollup)
 
 
 async def _administered_tenants(session: AsyncSession, actor: Actor) -> list[TenantRow]:
@@ -96,12 +100,6 @@ async def administered(session: AsyncSession, actor: Actor, name: str) -> Tenant
     return tenant
 
 
-async def _root(session: AsyncSession, actor: Actor) -> TenantRow | None:
-    """The actor's own tenant (None for the command line, which has no tenant)."""
-    tenant_id = int(actor.root_path.strip("/").split("/")[-1]) if actor.root_path != "/" else 0
-    return await auth_store.tenant_by_id(session, tenant_id) if tenant_id else None
-
-
 # Tenants
 
 
@@ -123,11 +121,7 @@ async def create_tenant(
 ) -> TenantRow:
     """A tenant below `parent_name` (default: the actor's own tenant; a root tenant when the
     command line names no parent)."""
-    parent = (
-        await administered(session, actor, parent_name)
-        if parent_name
-        else await _root(session, actor)
-    )
+    parent = await administered(session, actor, parent_name) if parent_name else actor.tenant
     tenant = await auth_service.create_tenant(session, name, parent, retention_days)
     await _audit(
         session,
@@ -445,11 +439,10 @@ async def erase(
     agent = validate_agent(request.agent, "agent")
     if request.tenant:
         tenant = await administered(session, actor, request.tenant)
+    elif actor.tenant is not None:
+        tenant = actor.tenant
     else:
-        root = await _root(session, actor)
-        if root is None:
-            raise BadRequest("name the tenant to erase in", "tenant")
-        tenant = root
+        raise BadRequest("name the tenant to erase in", "tenant")
     tenant_ids = [t.id for t in await auth_store.subtree(session, tenant.path)]
     key = agent_ifi(agent)
     assert key is not None

@@ -190,7 +190,7 @@ async def test_retention_deletes_old_records_where_a_policy_applies(
         assert root is not None
         results = await apply_retention(
             session,
-            Actor("test", "test", root.path),
+            Actor("test", "test", root),
             datetime.now(UTC) + timedelta(days=days_later),
         )
         await session.commit()
