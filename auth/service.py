@@ -3,6 +3,7 @@ revocation, and turning an Authorization header into a Principal."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -230,6 +231,9 @@ class Authenticator:
         self._token_secret = token_secret
         self._by_key: dict[str, tuple[bytes, Principal, float]] = {}
         self._by_id: dict[int, tuple[Principal, float]] = {}
+        # One slow verification per key at a time: clients that start with many concurrent
+        # requests wait for the first one's answer instead of each paying the hash.
+        self._verifying: dict[str, asyncio.Lock] = {}
 
     def forget(self) -> None:
         """Drop every trusted credential (after revocations and tenant tree changes)."""
@@ -249,16 +253,40 @@ class Authenticator:
     async def verify_basic(self, session: AsyncSession, key: str, secret: str) -> Principal:
         """A client's key and secret, from a Basic header or the token endpoint's form."""
         fingerprint = hashlib.sha256(secret.encode()).digest()
-        now = time.monotonic()
+        cached = self._cached(key, fingerprint)
+        if cached is not None:
+            return cached
+        lock = self._verifying.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                return self._cached(key, fingerprint) or await self._verify(
+                    session, key, secret, fingerprint
+                )
+        finally:
+            if not lock.locked():
+                self._verifying.pop(key, None)
+
+    def _cached(self, key: str, fingerprint: bytes) -> Principal | None:
         cached = self._by_key.get(key)
-        if cached is not None and cached[2] > now and hmac.compare_digest(cached[0], fingerprint):
+        if (
+            cached is not None
+            and cached[2] > time.monotonic()
+            and hmac.compare_digest(cached[0], fingerprint)
+        ):
             return _unexpired(cached[1])
+        return None
+
+    async def _verify(
+        self, session: AsyncSession, key: str, secret: str, fingerprint: bytes
+    ) -> Principal:
         row = await store.credential_by_key(session, key)
         # An unknown key costs the same slow hash, so timing does not tell which keys exist.
-        if not verify_secret(secret, row.secret_hash if row else _UNKNOWN_KEY_HASH) or row is None:
+        # The hash runs in a thread: it holds no lock the event loop needs.
+        known_hash = row.secret_hash if row else _UNKNOWN_KEY_HASH
+        if not await asyncio.to_thread(verify_secret, secret, known_hash) or row is None:
             raise Unauthorized("unknown credential or wrong secret", "Authorization")
         principal = await self._admit(session, row)
-        self._by_key[key] = (fingerprint, principal, now + self._ttl)
+        self._by_key[key] = (fingerprint, principal, time.monotonic() + self._ttl)
         return principal
 
     async def _bearer(self, session: AsyncSession, token: str) -> Principal:

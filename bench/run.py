@@ -43,6 +43,7 @@ from statements.validation import validate_statements
 RESULTS = Path(__file__).parent / "results"
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 VERSION = {"X-Experience-API-Version": "2.0.0"}
+JSON = {"Content-Type": "application/json"}
 TENANTS = ("bench-group", "bench-sub-1", "bench-sub-2")
 # Statement index ranges, so every phase sends statements no other phase sent.
 SINGLE_POST, SINGLE_PUT, LIMIT, CORPUS = 10_000_000, 20_000_000, 30_000_000, 40_000_000
@@ -166,13 +167,10 @@ async def ingest(
     random.Random(1).shuffle(bodies)
     sent = sum(body.count(b'"actor"') for _, body in bodies)
 
-    async def post(client: httpx.AsyncClient, i: int) -> httpx.Response:
+    def post(i: int) -> load.Request:
         authorization, body = bodies[i]
-        return await client.post(
-            "/xapi/statements",
-            content=body,
-            headers={"Authorization": authorization, "Content-Type": "application/json"},
-        )
+        headers = {"Authorization": authorization, "Content-Type": "application/json"}
+        return load.Request("POST", "/xapi/statements", headers=headers, body=body)
 
     cpu = server.cpu_seconds()
     batches = await load.run(server.url, VERSION, post, len(bodies), options.clients)
@@ -189,16 +187,16 @@ async def singles(
     server: Server, corpus: Corpus, writers: list[Writer], options: Options
 ) -> dict[str, Any]:
     writer = writers[1]
-    headers = {**VERSION, "Authorization": writer.authorization}
+    headers = {**VERSION, **JSON, "Authorization": writer.authorization}
 
-    async def post(client: httpx.AsyncClient, i: int) -> httpx.Response:
-        return await client.post("/xapi/statements", json=corpus.statement(SINGLE_POST + i))
+    def post(i: int) -> load.Request:
+        body = json.dumps(corpus.statement(SINGLE_POST + i)).encode()
+        return load.Request("POST", "/xapi/statements", body=body)
 
-    async def put(client: httpx.AsyncClient, i: int) -> httpx.Response:
+    def put(i: int) -> load.Request:
         statement = corpus.statement(SINGLE_PUT + i)
-        return await client.put(
-            "/xapi/statements", params={"statementId": statement["id"]}, json=statement
-        )
+        params = {"statementId": statement["id"]}
+        return load.Request("PUT", "/xapi/statements", params, body=json.dumps(statement).encode())
 
     return {
         "post": asdict(await load.run(server.url, headers, post, options.singles, options.clients)),
@@ -284,8 +282,8 @@ async def queries(
     results = {}
     for kind in picks[0]:
 
-        async def get(client: httpx.AsyncClient, i: int, kind: str = kind) -> httpx.Response:
-            return await client.get("/xapi/statements", params={**picks[i][kind], "limit": "100"})
+        def get(i: int, kind: str = kind) -> load.Request:
+            return load.Request("GET", "/xapi/statements", {**picks[i][kind], "limit": "100"})
 
         results[kind] = asdict(await load.run(server.url, headers, get, options.queries, 4))
     return results
@@ -295,17 +293,23 @@ async def paging(server: Server, corpus: Corpus, authorization: str) -> dict[str
     """10,000 results of one query, 100 a page, following `more`: each page's latency."""
     headers = {**VERSION, "Authorization": authorization}
     latencies = []
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as client:
-        url = "/xapi/statements"
-        params: dict[str, str] | None = {"verb": corpus.verb_id("experienced"), "limit": "100"}
+    connection = load.Connection(server.url, headers)
+    request = load.Request(
+        "GET", "/xapi/statements", {"verb": corpus.verb_id("experienced"), "limit": "100"}
+    )
+    try:
         for _ in range(100):
             started = time.perf_counter()
-            response = await client.get(url, params=params)
+            response = await connection.send(request)
             latencies.append(time.perf_counter() - started)
-            response.raise_for_status()
-            url, params = response.json()["more"], None
-            if not url:
+            if response.status != 200:
+                raise RuntimeError(f"{response.status}: {response.body[:300]!r}")
+            more = response.json()["more"]
+            if not more:
                 break
+            request = load.Request("GET", more)
+    finally:
+        await connection.close()
     return {
         "pages": len(latencies),
         "timing": asdict(load.timing(latencies, sum(latencies))),
@@ -324,18 +328,15 @@ async def documents(server: Server, writer: Writer, options: Options) -> dict[st
             "stateId": f"https://courses.example.com/state/{uuid.UUID(int=i)}",
         }
 
-    body = json.dumps({"bookmark": "page-12", "progress": 0.42, "answers": list(range(40))})
+    body = json.dumps(
+        {"bookmark": "page-12", "progress": 0.42, "answers": list(range(40))}
+    ).encode()
 
-    async def put(client: httpx.AsyncClient, i: int) -> httpx.Response:
-        return await client.put(
-            "/xapi/activities/state",
-            params=params(i),
-            content=body,
-            headers={"Content-Type": "application/json"},
-        )
+    def put(i: int) -> load.Request:
+        return load.Request("PUT", "/xapi/activities/state", params(i), JSON, body)
 
-    async def get(client: httpx.AsyncClient, i: int) -> httpx.Response:
-        return await client.get("/xapi/activities/state", params=params(i))
+    def get(i: int) -> load.Request:
+        return load.Request("GET", "/xapi/activities/state", params(i))
 
     return {
         "put": asdict(await load.run(server.url, headers, put, options.singles, options.clients)),

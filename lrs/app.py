@@ -43,11 +43,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        read_engine = engine
+        if settings.read_database_url:
+            read_engine = create_engine(settings.read_database_url)
+        app.state.read_engine = read_engine
+        app.state.read_sessionmaker = create_sessionmaker(read_engine)
         async with retention_loop(app.state.sessionmaker, settings.retention_interval_seconds):
             try:
                 yield
             finally:
                 await engine.dispose()
+                await read_engine.dispose()
 
     app = FastAPI(
         title="LRS",
@@ -120,9 +126,14 @@ async def _database_refused(request: Request, exc: Exception) -> JSONResponse:
     """The database's own checks, behind the service's: a value it cannot store (a NUL
     character, a string past its column, a number out of range: SQLSTATE class 22) is the
     client's 400; a unique key taken by a concurrent request between check and write
-    (class 23) is a 409. Anything else is the service's fault."""
+    (class 23) is a 409; a connection the database dropped is a 503 to retry. Anything else
+    is the service's fault."""
     assert isinstance(exc, DBAPIError)
     sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    if exc.connection_invalidated:
+        logger.warning("database connection lost on %s %s", request.method, request.url.path)
+        body = {"error": {"status": 503, "message": "the database connection was lost; retry"}}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
     if isinstance(exc, IntegrityError) or sqlstate.startswith("23"):
         error: XAPIError = Conflict("a concurrent request changed the same record; try again")
     elif isinstance(exc, DataError) or sqlstate.startswith("22"):

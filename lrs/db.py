@@ -67,7 +67,9 @@ def create_engine(database_url: str) -> AsyncEngine:
         engine = create_async_engine(database_url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No pre-ping: it costs three round trips per request. A connection the server dropped
+    # fails its request once (503, see lrs.app) and the pool replaces it.
+    return create_async_engine(database_url, pool_size=10, max_overflow=10)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -92,6 +94,30 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for queries only, on LRS_READ_DATABASE_URL (a replica) when it is set,
+    else on the primary. Nothing is written through it."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+    async with sessionmaker() as session:
+        yield session
+
+
+ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
+
+
+async def read_through(request: Request, session: AsyncSession) -> datetime:
+    """Up to when a query on `session` sees every write (X-Experience-API-Consistent-Through):
+    now on the primary; on a PostgreSQL standby, the commit time of the last transaction it
+    has replayed, so a lagging replica says so instead of claiming to be current."""
+    now = datetime.now(UTC)
+    if request.app.state.read_engine is request.app.state.engine:
+        return now
+    if session.get_bind().dialect.name != "postgresql":
+        return now
+    replayed = await session.scalar(text("SELECT pg_last_xact_replay_timestamp()"))
+    return now if replayed is None else min(now, replayed)
 
 
 # Every module that declares tables on `metadata`; importing them completes it.

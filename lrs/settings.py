@@ -19,6 +19,10 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./lrs.db"
+    # Optional: a read replica of database_url (e.g. a PostgreSQL streaming standby) that
+    # statement, Activity and Agent queries read from. Writes, documents and credentials
+    # always use database_url.
+    read_database_url: str | None = None
     # Where this LRS is reached from outside; the homePage of credential authorities.
     public_url: str = "http://localhost:8000"
     # Created at start-up on the default tenant when no credential has this key: every xAPI

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from auth.dependencies import CurrentPrincipal
-from lrs.db import DbSession
+from lrs.db import DbSession, ReadSession, read_through
 from lrs.errors import BadRequest
 from lrs.middleware import CONSISTENT_THROUGH, utc_timestamp
 from lrs.params import check_parameter_names
@@ -89,7 +89,7 @@ async def post_statements(
     openapi_extra=documented_parameters(QUERY_PARAMETERS),
 )
 async def get_statements(
-    request: Request, session: DbSession, principal: CurrentPrincipal
+    request: Request, session: ReadSession, principal: CurrentPrincipal
 ) -> Response:
     query = parse_statement_query(list(request.query_params.multi_items()))
     answer = await service.get_statements(
@@ -99,6 +99,7 @@ async def get_statements(
         accept_language=request.headers.get("accept-language"),
         max_limit=request.app.state.settings.max_query_limit,
         more_url=STATEMENTS_PATH,
+        through=await read_through(request, session),
     )
     headers = {CONSISTENT_THROUGH: utc_timestamp(answer.consistent_through)}
     if answer.last_modified is not None:
@@ -117,7 +118,7 @@ async def get_statements(
     openapi_extra=documented_parameters(("activityId",), ("activityId",)),
 )
 async def get_activity(
-    request: Request, session: DbSession, principal: CurrentPrincipal
+    request: Request, session: ReadSession, principal: CurrentPrincipal
 ) -> Response:
     params = _required_only(request, "activityId")
     if not is_iri(params["activityId"]):
@@ -133,7 +134,9 @@ async def get_activity(
     response_class=Response,
     openapi_extra=documented_parameters(("agent",), ("agent",)),
 )
-async def get_agent(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
+async def get_agent(
+    request: Request, session: ReadSession, principal: CurrentPrincipal
+) -> Response:
     params = _required_only(request, "agent")
     person = await service.get_person(
         session, principal, parse_agent(params["agent"]), request.app.state.statement_hooks

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import XAPI_SCOPES, Principal, Scope
@@ -60,7 +61,11 @@ class StatementHooks:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text; orjson writes it about ten times faster than the json module."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # an integer past 64 bits, which JSON allows
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 async def store_statements(
@@ -98,16 +103,22 @@ async def store_statements(
         await check(session, principal, prepared)
 
     rows = [storage_row(s, stored_at) for s in prepared]
-    new_ids = await store.insert_statements(
-        session, principal.tenant_id, principal.credential_id, rows
+    may_define = principal.has_any(Scope.DEFINE)
+    inserted = await store.insert_statements(
+        session,
+        principal.tenant_id,
+        principal.credential_id,
+        rows,
+        definitions_of=_defined_activity_ids(prepared) if may_define else (),
     )
+    new_ids = inserted.new_ids
     await _check_resent(session, principal.tenant_id, prepared, rows, new_ids)
     new_statements = [
         s for s, row in zip(prepared, rows, strict=True) if row.statement_id in new_ids
     ]
-    targets = {row.object_ref for row in rows if row.is_voiding and row.object_ref is not None}
-    await store.apply_voiding(session, principal.tenant_id, new_ids | targets)
-    await _update_definitions(session, principal, new_statements)
+    await _update_definitions(
+        session, principal.tenant_id, new_statements, inserted.definitions, may_define
+    )
     await store.insert_attachments(
         session,
         principal.tenant_id,
@@ -189,11 +200,25 @@ async def _check_resent(
             )
 
 
+def _defined_activity_ids(statements: Iterable[Statement]) -> set[str]:
+    return {
+        activity["id"]
+        for statement in statements
+        for activity in carried_activities(statement)
+        if "definition" in activity
+    }
+
+
 async def _update_definitions(
-    session: AsyncSession, principal: Principal, new_statements: Sequence[Statement]
+    session: AsyncSession,
+    tenant_id: int,
+    new_statements: Sequence[Statement],
+    known: Mapping[str, str],
+    may_define: bool,
 ) -> None:
     """Canonical Activity definitions. Only a credential with `define` may change what is
-    known; others only introduce Activities not seen before (xAPI-Communication 4.2 table 1)."""
+    known (`known`: the stored definitions of the Activities the statements define); others
+    only introduce Activities not seen before (xAPI-Communication 4.2 table 1)."""
     incoming: dict[str, dict[str, Any]] = {}
     for statement in new_statements:
         for activity in carried_activities(statement):
@@ -203,10 +228,10 @@ async def _update_definitions(
                 )
     if not incoming:
         return
-    may_define = principal.has_any(Scope.DEFINE)
     if may_define:
-        known = await store.definitions_by_id(session, (principal.tenant_id,), incoming)
         for activity_id, text in known.items():
+            if activity_id not in incoming:
+                continue  # defined only by statements that were already stored
             stored = json.loads(text)
             merged = merge_definition(stored, incoming[activity_id])
             if merged == stored:
@@ -217,7 +242,7 @@ async def _update_definitions(
             return
     await store.upsert_definitions(
         session,
-        principal.tenant_id,
+        tenant_id,
         {activity_id: _dumps(d) for activity_id, d in incoming.items()},
         replace=may_define,
     )
@@ -241,11 +266,13 @@ async def get_statements(
     accept_language: str | None,
     max_limit: int,
     more_url: str,
+    through: datetime,
 ) -> StatementsAnswer:
+    """A query's answer. `through`: up to when the session sees every write; it bounds the
+    pages of a `more` chain and is the answer's Consistent-Through."""
     principal.require(Scope.STATEMENTS_READ, Scope.STATEMENTS_READ_MINE, Scope.ALL_READ)
     mine_only = not principal.has_any(Scope.STATEMENTS_READ, Scope.ALL_READ)
     credential_id = principal.credential_id if mine_only else None
-    now = datetime.now(UTC)
     if query.single:
         found = await _single(session, principal.readable, query, credential_id)
         rows, more = [found], None
@@ -264,7 +291,7 @@ async def get_statements(
         if len(rows) > limit:
             rows = rows[:limit]
             # Later pages keep the first page's upper bound, so the result set stays stable.
-            stable = replace(query, where=replace(query.where, until=query.where.until or now))
+            stable = replace(query, where=replace(query.where, until=query.where.until or through))
             more = f"{more_url}?more={encode_more(stable, Cursor(rows[-1].stored, rows[-1].seq))}"
     statements_json, hashes = await _render(
         session, principal.readable, query, rows, accept_language
@@ -286,7 +313,7 @@ async def get_statements(
     return StatementsAnswer(
         body=body.encode(),
         parts=parts,
-        consistent_through=now,
+        consistent_through=through,
         last_modified=rows[0].stored if query.single else None,
     )
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import base64
 
-from auth.models import Scope
-from auth.service import authority_for, hash_secret, parse_scopes, verify_secret
+import pytest
+from fastapi import FastAPI
+
+from auth import service as auth_service
+from auth.models import Principal, Scope
+from auth.service import Authenticator, authority_for, hash_secret, parse_scopes, verify_secret
 from lrs import cli
-from lrs.errors import BadRequest
+from lrs.db import create_sessionmaker
+from lrs.errors import BadRequest, Unauthorized
+from tests.conftest import make_credential
 
 
 def test_secret_is_stored_hashed_and_verifies() -> None:
@@ -47,3 +54,33 @@ def test_cli_creates_credential_once(cli_database: str) -> None:
         cli.main([*arguments, "--database-url", url])
     with pytest.raises(SystemExit, match="at least 8 characters"):
         cli.main(["credentials", "create", "--secret", "short", "--role", "lms"])
+
+
+async def test_concurrent_first_requests_hash_the_secret_once(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client opening with many concurrent requests pays the slow hash once, not once per
+    request (each costs ~40 ms of CPU); a wrong secret still fails every time."""
+    header, key = await make_credential(app, [Scope.ALL])
+    secret = base64.b64decode(header.split()[1]).decode().split(":", 1)[1]
+    hashed: list[str] = []
+
+    def counting_verify(candidate: str, secret_hash: str) -> bool:
+        hashed.append(candidate)
+        return verify_secret(candidate, secret_hash)
+
+    monkeypatch.setattr(auth_service, "verify_secret", counting_verify)
+    authenticator: Authenticator = app.state.authenticator
+    authenticator.forget()
+
+    async def verify(candidate: str) -> Principal:
+        async with create_sessionmaker(app.state.engine)() as session:
+            return await authenticator.verify_basic(session, key, candidate)
+
+    principals = await asyncio.gather(*(verify(secret) for _ in range(8)))
+    assert {principal.key for principal in principals} == {key}
+    assert hashed == [secret]
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            await verify("wrong")
+    assert hashed == [secret, "wrong", "wrong"]

@@ -7,11 +7,12 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import Principal
 from lrs.errors import BadRequest
-from tests.factories import statement, with_id
+from tests.factories import statement, voiding, with_id
 
 
 async def test_check_rejects_before_anything_is_stored(
@@ -48,3 +49,37 @@ async def test_after_store_sees_only_new_statements_in_the_transaction(
     second = with_id()
     await client.post("/xapi/statements", json=[first, second])
     assert seen == [first["id"], second["id"]]
+
+
+async def test_a_failing_after_store_hook_leaves_no_row_behind(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """One transaction per request: statements, their index rows, Activity definitions and
+    voiding written before an after-store hook fails are all rolled back."""
+    target = with_id()
+    assert (await client.post("/xapi/statements", json=target)).status_code == 200
+    before = await _row_counts(app)
+
+    async def fail(
+        _session: AsyncSession, _principal: Principal, _statements: Sequence[dict[str, Any]]
+    ) -> None:
+        raise BadRequest("refused after storing", "statement")
+
+    app.state.statement_hooks.after_store.append(fail)
+    batch = [
+        with_id(object={"id": "http://example.com/new-activity", "definition": {"type": "x:t"}}),
+        voiding(target["id"]),
+    ]
+    assert (await client.post("/xapi/statements", json=batch)).status_code == 400
+    assert await _row_counts(app) == before
+    stored = await client.get("/xapi/statements", params={"statementId": target["id"]})
+    assert stored.status_code == 200  # not voided
+
+
+async def _row_counts(app: FastAPI) -> dict[str, int]:
+    tables = ("statements", "statement_agents", "statement_activities", "activities")
+    async with app.state.engine.connect() as connection:
+        return {
+            table: int(await connection.scalar(text(f"SELECT count(*) FROM {table}")))  # noqa: S608
+            for table in tables
+        }

@@ -130,6 +130,19 @@ class TestPost:
         assert stored["authority"]["account"]["name"].startswith("key-")
         assert stored["version"] == ("1.0.0" if xapi_version == "1.0.3" else "2.0.0")
 
+    async def test_numbers_round_trip_exactly(self, client: httpx.AsyncClient) -> None:
+        """Data 2.2.s2 (JSON): integers past 64 bits, floats and exponents come back as sent."""
+        extensions = {
+            "http://example.com/big": 2**70,
+            "http://example.com/float": 0.1,
+            "http://example.com/exp": 1e300,
+            "http://example.com/text": "ü\u2028",
+        }
+        body = with_id(result={"extensions": extensions})
+        await post(client, body)
+        stored = (await get_one(client, body["id"])).json()
+        assert stored["result"]["extensions"] == extensions
+
     async def test_json_error_names_the_field(self, client: httpx.AsyncClient) -> None:
         """Data 2.2.s4: invalid values are a 400 whose body names the property."""
         response = await post(client, statement(verb={"id": "not an iri"}))
@@ -208,6 +221,33 @@ class TestVoiding:
         assert (await post(client, voiding(target["id"]))).status_code == 200
         await post(client, target)
         assert (await get_one(client, target["id"])).status_code == 404
+
+    @pytest.mark.parametrize("voiding_first", [True, False])
+    async def test_voiding_and_target_in_one_batch(
+        self, client: httpx.AsyncClient, voiding_first: bool
+    ) -> None:
+        """Data 2.3.2: a target stored in the same batch as its voiding statement is voided,
+        whichever comes first in the batch."""
+        target = with_id()
+        batch = (
+            [voiding(target["id"]), target] if voiding_first else [target, voiding(target["id"])]
+        )
+        assert (await post(client, batch)).status_code == 200
+        assert (await get_one(client, target["id"])).status_code == 404
+        voided = await client.get("/xapi/statements", params={"voidedStatementId": target["id"]})
+        assert voided.status_code == 200
+
+    async def test_resent_voiding_statement_keeps_target_voided(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Communication 2.1.2.s2.b5: re-sending a stored voiding statement changes nothing."""
+        target = with_id()
+        await post(client, target)
+        void = with_id(**voiding(target["id"]))
+        await post(client, void)
+        assert (await post(client, [void])).status_code == 200
+        assert (await get_one(client, target["id"])).status_code == 404
+        assert (await get_one(client, void["id"])).status_code == 200
 
     async def test_query_by_voided_targets_agent_returns_voiding(
         self, client: httpx.AsyncClient

@@ -1,0 +1,120 @@
+"""LRS_READ_DATABASE_URL: statement, Activity and Agent queries read a replica; writes,
+documents and credentials stay on the primary.
+
+The replica here is a second database at the same schema that the test brings up to date by
+copying every row, as replication would; a real deployment points it at a streaming standby.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete, insert, select
+
+from auth.models import Scope
+from lrs.app import create_app
+from lrs.db import all_tables, create_engine, migrate
+from lrs.settings import Settings
+from tests.conftest import TABLES_TO_EMPTY, _empty_database, client_for, make_credential
+from tests.factories import ACTIVITY, activity, agent, with_id
+
+
+@pytest.fixture
+async def replica_url(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    async for url in _empty_database(backend, tmp_path_factory):
+        engine = create_engine(url)
+        await migrate(engine)
+        await engine.dispose()
+        yield url
+
+
+@pytest.fixture
+async def replicated_app(database_url: str, replica_url: str) -> AsyncIterator[FastAPI]:
+    settings = Settings(
+        environment="test",
+        database_url=database_url,
+        read_database_url=replica_url,
+        admin_key=None,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+        async with app.state.engine.begin() as connection:
+            for table in TABLES_TO_EMPTY:
+                await connection.exec_driver_sql(f"DELETE FROM {table}")  # noqa: S608
+
+
+async def replicate(app: FastAPI) -> None:
+    """Makes the replica an exact copy of the primary."""
+    tables = all_tables().sorted_tables
+    async with app.state.engine.connect() as source, app.state.read_engine.begin() as target:
+        for table in reversed(tables):
+            await target.execute(delete(table))
+        for table in tables:
+            rows = [dict(row._mapping) for row in await source.execute(select(table))]
+            if rows:
+                await target.execute(insert(table), rows)
+
+
+async def test_queries_read_the_replica(replicated_app: FastAPI) -> None:
+    """Statements written go to the primary; GET /statements, /activities and /agents show
+    them once the replica has them, and not before."""
+    authorization, _ = await make_credential(replicated_app, [Scope.ALL])
+    learner = agent("replicated")
+    lesson = activity(ACTIVITY, name={"en-US": "Lesson"})
+    body = with_id(actor=learner, object=lesson)
+    async with client_for(replicated_app, authorization) as client:
+        assert (await client.post("/xapi/statements", json=body)).status_code == 200
+        before = await client.get("/xapi/statements", params={"statementId": body["id"]})
+        assert before.status_code == 404
+        known = await client.get("/xapi/activities", params={"activityId": ACTIVITY})
+        assert "definition" not in known.json()
+        await replicate(replicated_app)
+        known = await client.get("/xapi/activities", params={"activityId": ACTIVITY})
+        assert known.json()["definition"] == {"name": {"en-US": "Lesson"}}
+        after = await client.get("/xapi/statements", params={"statementId": body["id"]})
+        assert after.status_code == 200
+        assert after.json()["id"] == body["id"]
+        listed = await client.get("/xapi/statements", params={"agent": json.dumps(learner)})
+        assert [s["id"] for s in listed.json()["statements"]] == [body["id"]]
+        person = await client.get("/xapi/agents", params={"agent": json.dumps(learner)})
+        assert person.json()["mbox"] == [learner["mbox"]]
+
+
+async def test_writes_and_documents_stay_on_the_primary(replicated_app: FastAPI) -> None:
+    """A state document is read back at once (documents never read the replica), and a
+    re-sent statement is checked against the primary, not the stale replica."""
+    authorization, _ = await make_credential(replicated_app, [Scope.ALL])
+    params = {
+        "activityId": ACTIVITY,
+        "agent": json.dumps(agent("doc")),
+        "stateId": "bookmark",
+    }
+    async with client_for(replicated_app, authorization) as client:
+        put = await client.put("/xapi/activities/state", params=params, json={"page": 3})
+        assert put.status_code == 204
+        assert (await client.get("/xapi/activities/state", params=params)).json() == {"page": 3}
+        body = with_id()
+        assert (await client.post("/xapi/statements", json=body)).status_code == 200
+        changed = {**body, "verb": {"id": "http://example.com/other"}}
+        assert (await client.post("/xapi/statements", json=changed)).status_code == 409
+
+
+async def test_consistent_through_is_no_later_than_now(replicated_app: FastAPI) -> None:
+    """Communication 2.1.3.s2.b3: Consistent-Through on every Statement GET; a database that
+    is not a standby replays nothing, so the replica read counts as current."""
+    authorization, _ = await make_credential(replicated_app, [Scope.ALL])
+    async with client_for(replicated_app, authorization) as client:
+        started = datetime.now(UTC)
+        response = await client.get("/xapi/statements")
+    through = datetime.fromisoformat(
+        response.headers["X-Experience-API-Consistent-Through"].replace("Z", "+00:00")
+    )
+    assert started <= through <= datetime.now(UTC)
