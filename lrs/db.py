@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from statements import partitions
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -156,6 +158,7 @@ async def migrate(engine: AsyncEngine) -> None:
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
             )
             await connection.run_sync(upgrade)
+            await partitions.ensure_current_months(connection)
         return
     for attempt in range(_SQLITE_MIGRATION_ATTEMPTS):
         try:

@@ -19,7 +19,7 @@ from auth.models import XAPI_SCOPES, Principal, Scope
 from lrs.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from lrs.middleware import utc_timestamp
 from lrs.versions import XAPIVersion
-from statements import store
+from statements import partitions, store
 from statements.attachments import AttachmentPart, check_attachments, parse_statement_request
 from statements.compare import statements_equivalent
 from statements.formats import parse_accept_language, to_canonical, to_ids
@@ -32,7 +32,7 @@ from statements.indexing import (
 )
 from statements.models import Cursor, StatementQuery, encode_more
 from statements.signature import verify_signed_statements
-from statements.store import StatementRow, StoredStatement
+from statements.store import LINKED_BY_STORED, StatementRow, StoredStatement
 from statements.validation import agent_ifi, parse_json, validate_statements
 
 Statement = dict[str, Any]
@@ -453,6 +453,31 @@ def _replace_agent(value: Any, agent_key: str, pseudonym: Mapping[str, Any]) -> 
     if value.get("objectType", "Agent") == "Agent" and agent_ifi(value) == agent_key:
         return {"objectType": "Agent", **pseudonym} if "objectType" in value else dict(pseudonym)
     return {name: _replace_agent(item, agent_key, pseudonym) for name, item in value.items()}
+
+
+async def drop_expired_months(
+    session: AsyncSession, cutoffs: Mapping[int, datetime | None], now: datetime
+) -> dict[int, int]:
+    """Retention by the month, on PostgreSQL: drops every past month in which each statement
+    is past its tenant's cutoff, one DROP instead of a delete per row. `cutoffs` names every
+    tenant (None: kept for ever; a tenant not named is kept too). Returns the statements
+    dropped per tenant; nothing happens on SQLite."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return {}
+    dropped: dict[int, int] = {}
+    for start in await partitions.existing_months(connection):
+        end = partitions.next_month(start)
+        if end > now:
+            break
+        counts = await partitions.tenant_counts(connection, start)
+        if all((cutoffs.get(tenant) or start) >= end for tenant in counts):
+            await partitions.drop_month(connection, start, LINKED_BY_STORED)
+            for tenant, count in counts.items():
+                dropped[tenant] = dropped.get(tenant, 0) + count
+    if dropped:
+        await store.delete_unreferenced_attachments(session, sorted(dropped))
+    return dropped
 
 
 async def delete_stored_before(session: AsyncSession, tenant_id: int, cutoff: datetime) -> int:

@@ -41,6 +41,7 @@ from statements.tables import (
     statement_activities,
     statement_agents,
     statement_attachments,
+    statement_ids,
     statements,
 )
 
@@ -109,8 +110,20 @@ async def insert_statements(
         }
         for row in rows
     ]
-    result = await session.execute(_SQLITE_INSERT, values)
-    seq_by_id = {row.statement_id: row.seq for row in result}
+    registered = await session.execute(
+        _SQLITE_REGISTER,
+        [
+            {"tenant_id": tenant_id, "statement_id": row.statement_id, "stored": row.stored}
+            for row in rows
+        ],
+    )
+    new = {row.statement_id for row in registered}
+    seq_by_id: dict[uuid.UUID, int] = {}
+    if new:
+        result = await session.execute(
+            _SQLITE_INSERT, [value for value in values if value["statement_id"] in new]
+        )
+        seq_by_id = {row.statement_id: row.seq for row in result}
     await _insert_index_rows(
         session,
         [
@@ -125,11 +138,12 @@ async def insert_statements(
     return Inserted(set(seq_by_id), known)
 
 
-_SQLITE_INSERT = (
-    sqlite.insert(statements)
+_SQLITE_REGISTER = (
+    sqlite.insert(statement_ids)
     .on_conflict_do_nothing(index_elements=["tenant_id", "statement_id"])
-    .returning(statements.c.statement_id, statements.c.seq)
+    .returning(statement_ids.c.statement_id)
 )
+_SQLITE_INSERT = statements.insert().returning(statements.c.statement_id, statements.c.seq)
 
 
 async def _insert_postgresql(
@@ -191,6 +205,12 @@ _POSTGRESQL_INSERT = text(
         ) WITH ORDINALITY AS b(statement_id, stored, verb_id, registration, object_ref,
                                is_voiding, payload, position)
     ),
+    registered AS (
+        INSERT INTO statement_ids (tenant_id, statement_id, stored)
+        SELECT :tenant_id, b.statement_id, b.stored FROM batch b
+        ON CONFLICT (tenant_id, statement_id) DO NOTHING
+        RETURNING statement_id
+    ),
     inserted AS (
         INSERT INTO statements (tenant_id, statement_id, stored, verb_id, registration,
                                 object_ref, is_voiding, voided, credential_id, payload)
@@ -203,9 +223,8 @@ _POSTGRESQL_INSERT = text(
                    OR EXISTS (SELECT 1 FROM batch w
                               WHERE w.is_voiding AND w.object_ref = b.statement_id)),
                :credential_id, b.payload
-        FROM batch b
+        FROM batch b JOIN registered r ON r.statement_id = b.statement_id
         ORDER BY b.position
-        ON CONFLICT (tenant_id, statement_id) DO NOTHING
         RETURNING statement_id, seq, stored, is_voiding, object_ref
     ),
     numbered AS (
@@ -232,8 +251,8 @@ _POSTGRESQL_INSERT = text(
         JOIN numbered n ON n.position = a.position
     ),
     attachment_rows AS (
-        INSERT INTO statement_attachments (statement_seq, sha2, tenant_id)
-        SELECT n.seq, a.sha2, :tenant_id
+        INSERT INTO statement_attachments (statement_seq, sha2, tenant_id, stored)
+        SELECT n.seq, a.sha2, :tenant_id, n.stored
         FROM unnest(CAST(:attachment_positions AS bigint[]),
                     CAST(:attachment_sha2s AS text[])) AS a(position, sha2)
         JOIN numbered n ON n.position = a.position
@@ -245,11 +264,15 @@ _POSTGRESQL_INSERT = text(
     """
 )
 
+# Tables that are not partitioned but carry `stored`: dropping a month deletes their rows
+# of that month.
+LINKED_BY_STORED = ("statement_ids", "statement_attachments")
+
 # The index tables and the column order of their records.
 INDEX_COLUMNS = {
     statement_agents: ("statement_seq", "agent", "tenant_id", "direct", "stored"),
     statement_activities: ("statement_seq", "activity_id", "tenant_id", "direct", "stored"),
-    statement_attachments: ("statement_seq", "sha2", "tenant_id"),
+    statement_attachments: ("statement_seq", "sha2", "tenant_id", "stored"),
 }
 
 
@@ -262,7 +285,7 @@ def index_records(rows: Iterable[tuple[int, int, StatementRow]]) -> dict[Table, 
         stored = row.stored
         agents.extend((seq, agent, tenant_id, d, stored) for agent, d in row.agents.items())
         activities.extend((seq, a, tenant_id, d, stored) for a, d in row.activities.items())
-        attachments.extend((seq, sha2, tenant_id) for sha2 in sorted(row.attachments))
+        attachments.extend((seq, sha2, tenant_id, stored) for sha2 in sorted(row.attachments))
     return {
         statement_agents: agents,
         statement_activities: activities,
@@ -646,11 +669,24 @@ async def statements_mentioning(
 
 
 async def delete_statements(session: AsyncSession, seqs: Sequence[int]) -> None:
-    """Deletes statements with their index rows."""
+    """Deletes statements with their index rows and their ids."""
     for start in range(0, len(seqs), _CHUNK):
         chunk = seqs[start : start + _CHUNK]
         await _delete_index_rows(session, chunk)
-        await session.execute(delete(statements).where(statements.c.seq.in_(chunk)))
+        deleted = await session.execute(
+            delete(statements)
+            .where(statements.c.seq.in_(chunk))
+            .returning(statements.c.tenant_id, statements.c.statement_id)
+        )
+        keys = [{"b_tenant": tenant, "b_id": statement_id} for tenant, statement_id in deleted]
+        if keys:
+            await session.execute(_ID_DELETE, keys)
+
+
+_ID_DELETE = delete(statement_ids).where(
+    statement_ids.c.tenant_id == bindparam("b_tenant"),
+    statement_ids.c.statement_id == bindparam("b_id"),
+)
 
 
 async def _delete_index_rows(session: AsyncSession, seqs: Sequence[int]) -> None:

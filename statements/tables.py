@@ -2,6 +2,12 @@
 
 Link rows copy `stored` so that a filtered query walks one index in `stored` order
 instead of sorting every match.
+
+On PostgreSQL `statements`, `statement_agents` and `statement_activities` are partitioned by
+month of `stored` (migration 0004, statements.partitions), so retention drops whole months.
+A partitioned table cannot hold a unique key without its partition column, so statement ids
+are kept unique per tenant by `statement_ids`, and index rows name their statement without a
+foreign key (deletes remove them explicitly).
 """
 
 from __future__ import annotations
@@ -9,7 +15,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -40,7 +45,7 @@ statements = Table(
     Column("credential_id", Integer, nullable=False),
     # The statement as stored (exact format), JSON text.
     Column("payload", Text, nullable=False),
-    UniqueConstraint("tenant_id", "statement_id"),
+    Index("ix_statements_tenant_statement", "tenant_id", "statement_id"),
     Index("ix_statements_tenant_stored", "tenant_id", "stored", "seq"),
     Index("ix_statements_tenant_verb", "tenant_id", "verb_id", "stored", "seq"),
     Index("ix_statements_tenant_registration", "tenant_id", "registration", "stored", "seq"),
@@ -55,17 +60,22 @@ statements = Table(
     ),
 )
 
+# Every stored statement id, unique per tenant; `stored` lets retention delete by month.
+statement_ids = Table(
+    "statement_ids",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("statement_id", Uuid, primary_key=True),
+    Column("stored", UTCDateTime, nullable=False),
+    Index("ix_statement_ids_stored", "stored"),
+)
+
 # One row per agent IFI a statement mentions. `direct` marks the actor and object (and members of
 # a Group in those places), which `agent=` matches; `related_agents=true` matches every row.
 statement_agents = Table(
     "statement_agents",
     metadata,
-    Column(
-        "statement_seq",
-        BigIntPK,
-        ForeignKey("statements.seq", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    Column("statement_seq", BigIntPK, primary_key=True),
     Column("agent", String(2048), primary_key=True),
     Column("tenant_id", Integer, nullable=False),
     Column("direct", Boolean, nullable=False),
@@ -78,12 +88,7 @@ statement_agents = Table(
 statement_activities = Table(
     "statement_activities",
     metadata,
-    Column(
-        "statement_seq",
-        BigIntPK,
-        ForeignKey("statements.seq", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    Column("statement_seq", BigIntPK, primary_key=True),
     Column("activity_id", String(2048), primary_key=True),
     Column("tenant_id", Integer, nullable=False),
     Column("direct", Boolean, nullable=False),
@@ -119,13 +124,10 @@ attachments = Table(
 statement_attachments = Table(
     "statement_attachments",
     metadata,
-    Column(
-        "statement_seq",
-        BigIntPK,
-        ForeignKey("statements.seq", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    Column("statement_seq", BigIntPK, primary_key=True),
     Column("sha2", String(128), primary_key=True),
     Column("tenant_id", Integer, nullable=False),
+    Column("stored", UTCDateTime, nullable=False),
     Index("ix_statement_attachments_tenant_sha2", "tenant_id", "sha2"),
+    Index("ix_statement_attachments_stored", "stored"),
 )

@@ -1,47 +1,63 @@
-"""The server applies tenants' retention policies on a timer, so a policy holds without cron."""
+"""The server's own timers, so that policies hold without cron: retention of every tenant,
+and the statement partitions of the coming months (PostgreSQL)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from statements import partitions
 from tenancy.service import Actor, apply_retention
 
 logger = logging.getLogger("lrs.retention")
 SERVER = Actor(name="server:retention", source="server", tenant=None)
+# Months are made MONTHS_AHEAD ahead, so an hourly check leaves weeks to spare.
+PARTITION_INTERVAL = 3600.0
+
+Job = Callable[[AsyncSession], Awaitable[Any]]
+
+
+async def _retention(session: AsyncSession) -> Any:
+    return await apply_retention(session, SERVER)
+
+
+async def _partitions(session: AsyncSession) -> None:
+    await partitions.ensure_current_months(await session.connection())
 
 
 @contextlib.asynccontextmanager
 async def retention_loop(
     sessionmaker: async_sessionmaker[AsyncSession], interval: float
 ) -> AsyncIterator[None]:
-    """Runs retention every `interval` seconds (first after one interval) while the server
-    is up; 0 disables it. Each run is one transaction; a failed run is logged and retried at
-    the next tick. With several workers each runs it; deleting what another already deleted
-    is harmless."""
-    if interval <= 0:
-        yield
-        return
+    """While the server is up: retention every `interval` seconds (first after one interval;
+    0 disables it) and the coming months' partitions every hour. Each run is one transaction;
+    a failed run is logged and retried at the next tick. With several workers each runs them;
+    repeating what another already did is harmless."""
 
-    async def loop() -> None:
+    async def every(seconds: float, job: Job, name: str) -> None:
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(seconds)
             try:
                 async with sessionmaker() as session:
-                    results = await apply_retention(session, SERVER)
+                    result = await job(session)
                     await session.commit()
-                logger.info("retention applied: %s", results)
+                if result:
+                    logger.info("%s: %s", name, result)
             except Exception:
-                logger.exception("retention run failed; retrying at the next interval")
+                logger.exception("%s failed; retrying at the next interval", name)
 
-    task = asyncio.create_task(loop())
+    tasks = [asyncio.create_task(every(PARTITION_INTERVAL, _partitions, "partitions"))]
+    if interval > 0:
+        tasks.append(asyncio.create_task(every(interval, _retention, "retention applied")))
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

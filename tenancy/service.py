@@ -485,14 +485,27 @@ async def apply_retention(
     the statements stored and documents last changed more than that many days ago."""
     now = now or datetime.now(UTC)
     policies = await auth_service.effective_retention(session)
-    results: dict[str, dict[str, int]] = {}
-    for tenant in await _administered_tenants(session, actor):
+    tenants = await _administered_tenants(session, actor)
+    cutoffs: dict[int, datetime | None] = {}
+    for tenant in tenants:
         days = policies.get(tenant.id)
-        if days is None:
+        cutoffs[tenant.id] = None if days is None else now - timedelta(days=days)
+    # Whole months go at once only when this actor holds every tenant (the server's timer,
+    # the command line): a month holds the statements of all tenants.
+    dropped = (
+        await statements_service.drop_expired_months(session, cutoffs, now)
+        if actor.tenant is None
+        else {}
+    )
+    results: dict[str, dict[str, int]] = {}
+    for tenant in tenants:
+        cutoff = cutoffs[tenant.id]
+        if cutoff is None:
             continue
-        cutoff = now - timedelta(days=days)
+        days = policies[tenant.id]
+        deleted = await statements_service.delete_stored_before(session, tenant.id, cutoff)
         counts = {
-            "statements": await statements_service.delete_stored_before(session, tenant.id, cutoff),
+            "statements": dropped.get(tenant.id, 0) + deleted,
             "documents": await documents_service.delete_updated_before(session, tenant.id, cutoff),
         }
         results[tenant.name] = counts

@@ -32,6 +32,7 @@ TABLES_TO_EMPTY = (
     "statement_agents",
     "statement_activities",
     "statement_attachments",
+    "statement_ids",
     "statements",
     "activities",
     "attachments",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +16,26 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
 
 from lrs.app import create_app
-from lrs.db import alembic_config, all_tables, create_engine, migrate
+from lrs.db import alembic_config, all_tables, create_engine, create_sessionmaker, migrate
+from statements import partitions
+from statements.store import StatementRow, insert_statements
 from statements.tables import statements
 
 OPENAPI = Path(__file__).parent.parent.parent / "openapi" / "openapi.json"
 
 
 async def test_migrations_match_table_declarations(database_url: str) -> None:
+    """Partitions of PostgreSQL's partitioned tables are the database's business (made by
+    month); the declared tables are their parents."""
+
+    def declared_or_not_partition(name: str | None, kind: str, _parents: Any) -> bool:
+        return kind != "table" or name is None or not partitions.is_partition(name)
+
     def differences(connection: Connection) -> list[Any]:
-        return list(compare_metadata(MigrationContext.configure(connection), all_tables()))
+        context = MigrationContext.configure(
+            connection, opts={"include_name": declared_or_not_partition}
+        )
+        return list(compare_metadata(context, all_tables()))
 
     engine = create_engine(database_url)
     async with engine.connect() as connection:
@@ -33,18 +44,19 @@ async def test_migrations_match_table_declarations(database_url: str) -> None:
     assert diff == []
 
 
+def _upgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
 async def test_the_tenancy_migration_keeps_existing_data(empty_database_url: str) -> None:
     """0003 gives tenants made before the tree a path of their own (each is a root), and
     links stored statements to their attachments, so erasure and retention keep them."""
 
-    def upgrade(connection: Connection, revision: str) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
     engine = create_engine(empty_database_url)
     async with engine.begin() as connection:
-        await connection.run_sync(upgrade, "0002")
+        await connection.run_sync(_upgrade, "0002")
         await connection.execute(
             text("INSERT INTO tenants (name, created_at) VALUES ('old', CURRENT_TIMESTAMP)")
         )
@@ -63,13 +75,69 @@ async def test_the_tenancy_migration_keeps_existing_data(empty_database_url: str
             )
         )
     async with engine.begin() as connection:
-        await connection.run_sync(upgrade, "head")
+        await connection.run_sync(_upgrade, "head")
         row = (await connection.execute(text("SELECT id, path FROM tenants"))).one()
         links = await connection.execute(text("SELECT sha2 FROM statement_attachments"))
         hashes = sorted(links.scalars())
     await engine.dispose()
     assert row.path == f"/{row.id}/"
     assert hashes == ["ab12", "cd34"]
+
+
+async def test_the_partitioning_migration_keeps_existing_data(empty_database_url: str) -> None:
+    """0004 keeps every statement and index row, registers the stored ids (a re-sent id is
+    still known), dates attachment links, and on PostgreSQL files old months in partitions
+    of their own rather than the default one."""
+    engine = create_engine(empty_database_url)
+    old_id, new_id = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    long_ago = now - timedelta(days=150)
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, "0003")
+        for seq, (statement_id, stored) in enumerate(((old_id, long_ago), (new_id, now)), 1):
+            await connection.execute(
+                statements.insert().values(
+                    seq=seq, tenant_id=1, statement_id=statement_id, stored=stored,
+                    verb_id="http://example.com/verb", is_voiding=False, voided=False,
+                    credential_id=1, payload="{}",
+                )
+            )  # fmt: skip
+            await connection.execute(
+                text(
+                    "INSERT INTO statement_agents (statement_seq, agent, tenant_id, direct, "
+                    "stored) VALUES (:seq, 'mbox:mailto:a@example.com', 1, true, :stored)"
+                ),
+                {"seq": seq, "stored": stored if connection.dialect.name != "sqlite" else
+                 stored.replace(tzinfo=None)},
+            )  # fmt: skip
+        await connection.execute(
+            text("INSERT INTO statement_attachments (statement_seq, sha2, tenant_id) "
+                 "VALUES (1, 'ab12', 1)")
+        )  # fmt: skip
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, "head")
+        counts = [
+            await connection.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+            for table in ("statements", "statement_agents", "statement_ids")
+        ]
+        linked = await connection.scalar(text("SELECT stored FROM statement_attachments"))
+        if connection.dialect.name == "postgresql":
+            home = await connection.scalar(
+                text("SELECT tableoid::regclass::text FROM statements WHERE seq = 1")
+            )
+            assert home == partitions.partition_name("statements", partitions.month_start(long_ago))
+    async with create_sessionmaker(engine)() as session:
+        again = StatementRow(
+            statement_id=old_id, stored=now, verb_id="http://example.com/verb",
+            registration=None, object_ref=None, is_voiding=False, payload="{}",
+            agents={}, activities={},
+        )  # fmt: skip
+        inserted = await insert_statements(session, 1, 1, [again])
+        await session.rollback()
+    await engine.dispose()
+    assert counts == [2, 2, 2]
+    assert linked is not None
+    assert inserted.new_ids == set()
 
 
 async def test_instances_starting_together_migrate_once(empty_database_url: str) -> None:
