@@ -44,6 +44,7 @@ RESULTS = Path(__file__).parent / "results"
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 VERSION = {"X-Experience-API-Version": "2.0.0"}
 JSON = {"Content-Type": "application/json"}
+QUERY_CLIENTS = (1, 4)
 TENANTS = ("bench-group", "bench-sub-1", "bench-sub-2")
 # Statement index ranges, so every phase sends statements no other phase sent.
 SINGLE_POST, SINGLE_PUT, LIMIT, CORPUS = 10_000_000, 20_000_000, 30_000_000, 40_000_000
@@ -273,10 +274,11 @@ def query_parameters(corpus: Corpus, rng: random.Random) -> dict[str, dict[str, 
 
 
 async def queries(
-    server: Server, corpus: Corpus, authorization: str, options: Options
+    server: Server, corpus: Corpus, authorization: str, options: Options, clients: int
 ) -> dict[str, Any]:
-    """Each kind of query `options.queries` times with seeded random values, a page of 100."""
-    rng = random.Random(7)
+    """Each kind of query `options.queries` times with seeded random values, a page of 100.
+    Each number of clients gets its own values, so no run finds the pages of another cached."""
+    rng = random.Random(7 + clients)
     picks = [query_parameters(corpus, rng) for _ in range(options.queries)]
     headers = {**VERSION, "Authorization": authorization}
     results = {}
@@ -285,7 +287,7 @@ async def queries(
         def get(i: int, kind: str = kind) -> load.Request:
             return load.Request("GET", "/xapi/statements", {**picks[i][kind], "limit": "100"})
 
-        results[kind] = asdict(await load.run(server.url, headers, get, options.queries, 4))
+        results[kind] = asdict(await load.run(server.url, headers, get, options.queries, clients))
     return results
 
 
@@ -364,8 +366,12 @@ async def bench_backend(backend: str, options: Options, stamp: str) -> dict[str,
         print(f"[{backend}] filling to {options.statements} statements", flush=True)
         result["fill"] = await fill(engine, corpus, writers, options.statements)
         print(f"[{backend}] queries", flush=True)
-        result["queries_tenant"] = await queries(server, corpus, writers[1].authorization, options)
-        result["queries_rollup"] = await queries(server, corpus, analyst, options)
+        # Latency alone (one client), then under load (four concurrent clients).
+        for clients in QUERY_CLIENTS:
+            for scope, authorization in (("tenant", writers[1].authorization), ("rollup", analyst)):
+                result[f"queries_{scope}_{clients}"] = await queries(
+                    server, corpus, authorization, options, clients
+                )
         result["paging"] = await paging(server, corpus, analyst)
         print(f"[{backend}] documents", flush=True)
         result["documents"] = await documents(server, writers[1], options)
@@ -408,7 +414,12 @@ def table(backend: str, r: dict[str, Any]) -> str:
         ("single PUT", rate(r["single"]["put"])),
     ]
     for scope in ("tenant", "rollup"):
-        rows += [(f"query {kind} ({scope})", pp(t)) for kind, t in r[f"queries_{scope}"].items()]
+        for kind in r[f"queries_{scope}_1"]:
+            loads = "; ".join(
+                f"{clients} client(s) {pp(r[f'queries_{scope}_{clients}'][kind])}"
+                for clients in QUERY_CLIENTS
+            )
+            rows.append((f"query {kind} ({scope})", loads))
     rows += [
         (
             f"`more` paging, {paging['pages']} pages of 100",

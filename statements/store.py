@@ -416,6 +416,9 @@ def _matches(target: FromClause, where: StatementFilter) -> list[ColumnElement[b
             conditions.append(
                 exists().where(
                     link.c.statement_seq == target.c.seq,
+                    # Always equal (link rows copy it); it confines each probe to one
+                    # monthly partition on PostgreSQL.
+                    link.c.stored == target.c.stored,
                     link.c[column] == value,
                     true() if related else link.c.direct,
                 )
@@ -433,17 +436,22 @@ class _Page:
     limit: int
     after: Cursor | None
 
+    def visible(self, target: FromClause) -> list[ColumnElement[bool]]:
+        """Not voided, and the reader's own statements when it may read only those."""
+        conditions: list[ColumnElement[bool]] = [target.c.voided == false()]
+        if self.where.credential_id is not None:
+            conditions.append(target.c.credential_id == self.where.credential_id)
+        return conditions
+
     def window(
         self, stored: ColumnElement[Any], seq: ColumnElement[Any]
     ) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = [statements.c.voided == false()]
+        conditions: list[ColumnElement[bool]] = []
         # xAPI-Communication 2.1.3: since is exclusive, until inclusive.
         if self.where.since is not None:
             conditions.append(stored > self.where.since)
         if self.where.until is not None:
             conditions.append(stored <= self.where.until)
-        if self.where.credential_id is not None:
-            conditions.append(statements.c.credential_id == self.where.credential_id)
         if self.after is not None:
             later = (stored > self.after.stored) if self.ascending else (stored < self.after.stored)
             next_seq = (seq > self.after.seq) if self.ascending else (seq < self.after.seq)
@@ -460,7 +468,7 @@ class _Page:
 _COLUMNS = (statements.c.seq, statements.c.stored, statements.c.payload)
 
 
-def _direct_branch(tenant_id: int, page: _Page) -> Select[Any]:
+def _direct_branch(tenant_id: int, page: _Page, lateral: bool) -> Select[Any]:
     """One tenant's statements that meet the filters themselves, in page order. A query by
     agent or activity walks that link table's (tenant, key, stored) index, which hands rows
     over in order, so the LIMIT stops the walk early; otherwise the statements table's own
@@ -480,22 +488,38 @@ def _direct_branch(tenant_id: int, page: _Page) -> Select[Any]:
         rest = replace(where, activity=None)
     if driver is None:
         query = select(*_COLUMNS).where(
-            statements.c.tenant_id == tenant_id, *_matches(statements, where)
+            statements.c.tenant_id == tenant_id,
+            *_matches(statements, where),
+            *page.visible(statements),
         )
         stored, seq = statements.c.stored, statements.c.seq
+        return page.ordered(query.where(*page.window(stored, seq)), stored, seq)
+    link, key, value, related = driver
+    stored, seq = link.c.stored, link.c.statement_seq
+    # The statement of each link row, meeting the other filters.
+    conditions = [
+        statements.c.seq == seq,
+        # Always equal (link rows copy it); on PostgreSQL it confines the probe to one month.
+        statements.c.stored == stored,
+        *_matches(statements, rest),
+        *page.visible(statements),
+    ]
+    if lateral:
+        # PostgreSQL: a LATERAL probe (LIMIT 1, so the planner keeps it a per-row probe)
+        # rather than a join, whose row estimate, multiplying the seq and stored equalities
+        # as if independent, falls to 1 and turns the ordered index walk into a sort of
+        # every match.
+        probe = select(*_COLUMNS).where(*conditions).limit(1).lateral("matched")
+        joined = link.join(probe, true())
+        columns = (probe.c.seq, probe.c.stored, probe.c.payload)
     else:
-        link, key, value, related = driver
-        stored, seq = link.c.stored, link.c.statement_seq
-        query = (
-            select(*_COLUMNS)
-            .select_from(link.join(statements, statements.c.seq == link.c.statement_seq))
-            .where(
-                link.c.tenant_id == tenant_id,
-                key == value,
-                true() if related else link.c.direct,
-                *_matches(statements, rest),
-            )
-        )
+        joined = link.join(statements, and_(*conditions))
+        columns = _COLUMNS
+    query = (
+        select(*columns)
+        .select_from(joined)
+        .where(link.c.tenant_id == tenant_id, key == value, true() if related else link.c.direct)
+    )
     return page.ordered(query.where(*page.window(stored, seq)), stored, seq)
 
 
@@ -525,6 +549,7 @@ def _referring(tenant_ids: Sequence[int], page: _Page) -> Select[Any]:
     )
     query = select(*_COLUMNS).where(
         statements.c.seq.in_(select(chain.c.seq)),
+        *page.visible(statements),
         *page.window(statements.c.stored, statements.c.seq),
     )
     return page.ordered(query, statements.c.stored, statements.c.seq)
@@ -545,7 +570,8 @@ async def query_statements(
     branches are merged; the same for statements matching through StatementRefs. The cost
     of a page is then a few index walks of `limit` rows, however many statements match."""
     page = _Page(where, ascending, limit, after)
-    branches = [_direct_branch(tenant_id, page) for tenant_id in tenant_ids]
+    lateral = session.get_bind().dialect.name == "postgresql"
+    branches = [_direct_branch(tenant_id, page, lateral) for tenant_id in tenant_ids]
     if where.has_match_filters:
         branches.append(_referring(tenant_ids, page))
     # One round trip: each branch keeps its own ORDER BY / LIMIT inside a subquery.
