@@ -533,7 +533,10 @@ def _referring(tenant_ids: Sequence[int], page: _Page) -> Select[Any]:
     # partial index rather than every statement that meets the filters.
     start = select(referring.c.seq, referring.c.statement_id).where(
         referring.c.object_ref.is_not(None),
-        in_tenants(referring.c.tenant_id, tenant_ids),
+        # `+ 0` keeps the tenant off any index: SQLite, which has no statistics for an empty
+        # partial index, would otherwise walk every statement of the tenant (0.5 s a query
+        # at 1M statements, EXPLAIN QUERY PLAN) instead of the few that refer to another.
+        in_tenants(referring.c.tenant_id + 0, tenant_ids),
         exists().where(
             target.c.statement_id == referring.c.object_ref,
             in_tenants(target.c.tenant_id, tenant_ids),
