@@ -126,13 +126,16 @@ async def _database_refused(request: Request, exc: Exception) -> JSONResponse:
     """The database's own checks, behind the service's: a value it cannot store (a NUL
     character, a string past its column, a number out of range: SQLSTATE class 22) is the
     client's 400; a unique key taken by a concurrent request between check and write
-    (class 23) is a 409; a connection the database dropped is a 503 to retry. Anything else
+    (class 23) is a 409; a dropped connection, a deadlock or a lock timeout is a 503 to retry.
+    Anything else
     is the service's fault."""
     assert isinstance(exc, DBAPIError)
     sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
-    if exc.connection_invalidated:
-        logger.warning("database connection lost on %s %s", request.method, request.url.path)
-        body = {"error": {"status": 503, "message": "the database connection was lost; retry"}}
+    # 40001 serialization failure / replica recovery conflict, 40P01 deadlock, 55P03 lock
+    # not available (lock_timeout): nothing was written, the same request can succeed.
+    if exc.connection_invalidated or sqlstate in {"40001", "40P01", "55P03"}:
+        logger.warning("database busy on %s %s: %s", request.method, request.url.path, exc.orig)
+        body = {"error": {"status": 503, "message": "the database was busy or unreachable; retry"}}
         return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
     if isinstance(exc, IntegrityError) or sqlstate.startswith("23"):
         error: XAPIError = Conflict("a concurrent request changed the same record; try again")

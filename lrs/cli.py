@@ -211,7 +211,9 @@ def _erase(args: argparse.Namespace) -> None:
 
 def _retention_apply(args: argparse.Namespace) -> None:
     async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> Any:
-        return await tenancy.apply_retention(session, actor)
+        dropped = await tenancy.drop_expired_months(session, actor)
+        await session.commit()  # releases the statement tables the dropped months locked
+        return await tenancy.apply_retention(session, actor, dropped=dropped)
 
     _print_json(_administer(args, action))
 

@@ -94,7 +94,7 @@ async def ensure_months(connection: AsyncConnection, first: datetime, last: date
     whose rows already sit in the default partition is left out (with a warning)."""
     if connection.dialect.name != "postgresql":
         return
-    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PARTITION_LOCK})
+    await lock_partitions(connection)
     have = set(await existing_months(connection))
     for start in months_between(first, last):
         if start in have:
@@ -119,6 +119,31 @@ async def ensure_current_months(connection: AsyncConnection) -> None:
     await ensure_months(connection, now, last)
 
 
+async def lock_partitions(connection: AsyncConnection) -> None:
+    """Serialises partition changes between instances, for the rest of the transaction."""
+    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PARTITION_LOCK})
+
+
+async def tenants_in(connection: AsyncConnection, start: datetime) -> list[int]:
+    """The tenants with statements in the month starting at `start`: a walk that jumps from
+    tenant to tenant along the (tenant, stored) index, not a read of the whole month."""
+    partition = partition_name("statements", start)
+    result = await connection.scalars(
+        text(
+            f"""
+            WITH RECURSIVE present(tenant_id) AS (
+                SELECT min(tenant_id) FROM {partition}
+                UNION ALL
+                SELECT (SELECT min(tenant_id) FROM {partition} WHERE tenant_id > present.tenant_id)
+                FROM present WHERE present.tenant_id IS NOT NULL
+            )
+            SELECT tenant_id FROM present WHERE tenant_id IS NOT NULL
+            """  # noqa: S608 - our partition name
+        )
+    )
+    return [int(tenant_id) for tenant_id in result]
+
+
 async def tenant_counts(connection: AsyncConnection, start: datetime) -> dict[int, int]:
     """How many statements each tenant has in the month starting at `start`."""
     result = await connection.execute(
@@ -130,10 +155,26 @@ async def tenant_counts(connection: AsyncConnection, start: datetime) -> dict[in
     return {int(tenant_id): int(count) for tenant_id, count in result}
 
 
+# The order in which a write locks the statement tables (its CTEs' order); taking the
+# exclusive locks a drop needs in the same order cannot deadlock with a write.
+_WRITE_LOCK_ORDER = (
+    "statement_ids",
+    "statements",
+    "statement_agents",
+    "statement_activities",
+    "statement_attachments",
+)
+
+
 async def drop_month(connection: AsyncConnection, start: datetime, linked: Sequence[str]) -> None:
     """Drops a month's partitions, and the rows of the `linked` tables (which are not
-    partitioned but carry `stored`) stored in that month."""
-    await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PARTITION_LOCK})
+    partitioned but carry `stored`) stored in that month. Dropping a partition locks its
+    parent exclusively until the transaction ends; a write waiting longer than five
+    seconds for the locks gives up (the drop is retried at the next run)."""
+    await connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+    await connection.exec_driver_sql(
+        f"LOCK TABLE {', '.join(_WRITE_LOCK_ORDER)} IN ACCESS EXCLUSIVE MODE"
+    )
     bounds = {"start": start, "end": next_month(start)}
     for table in linked:
         await connection.execute(
@@ -141,4 +182,4 @@ async def drop_month(connection: AsyncConnection, start: datetime, linked: Seque
             bounds,
         )
     for table in reversed(PARTITIONED):
-        await connection.exec_driver_sql(f"DROP TABLE {partition_name(table, start)}")
+        await connection.exec_driver_sql(f"DROP TABLE IF EXISTS {partition_name(table, start)}")

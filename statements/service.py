@@ -277,7 +277,10 @@ async def get_statements(
         found = await _single(session, principal.readable, query, credential_id)
         rows, more = [found], None
     else:
-        where = replace(query.where, credential_id=credential_id)
+        # Bounded by `through` from the first page on: on a lagging replica, rows newer than
+        # it could otherwise fill page one and push older ones out of the whole chain.
+        until = min(query.where.until or through, through)
+        where = replace(query.where, credential_id=credential_id, until=until)
         limit = min(query.limit or max_limit, max_limit)
         rows = await store.query_statements(
             session,
@@ -461,17 +464,20 @@ async def drop_expired_months(
     """Retention by the month, on PostgreSQL: drops every past month in which each statement
     is past its tenant's cutoff, one DROP instead of a delete per row. `cutoffs` names every
     tenant (None: kept for ever; a tenant not named is kept too). Returns the statements
-    dropped per tenant; nothing happens on SQLite."""
+    dropped per tenant; nothing happens on SQLite. The statement tables stay locked until
+    the caller commits, which it should do at once."""
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
         return {}
+    await partitions.lock_partitions(connection)  # another instance may drop the same month
     dropped: dict[int, int] = {}
     for start in await partitions.existing_months(connection):
         end = partitions.next_month(start)
         if end > now:
             break
-        counts = await partitions.tenant_counts(connection, start)
-        if all((cutoffs.get(tenant) or start) >= end for tenant in counts):
+        tenants = await partitions.tenants_in(connection, start)
+        if all((cutoffs.get(tenant) or start) >= end for tenant in tenants):
+            counts = await partitions.tenant_counts(connection, start)
             await partitions.drop_month(connection, start, LINKED_BY_STORED)
             for tenant, count in counts.items():
                 dropped[tenant] = dropped.get(tenant, 0) + count

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from statements import partitions
-from tenancy.service import Actor, apply_retention
+from tenancy.service import Actor, apply_retention, drop_expired_months
 
 logger = logging.getLogger("lrs.retention")
 SERVER = Actor(name="server:retention", source="server", tenant=None)
@@ -23,7 +23,9 @@ Job = Callable[[AsyncSession], Awaitable[Any]]
 
 
 async def _retention(session: AsyncSession) -> Any:
-    return await apply_retention(session, SERVER)
+    dropped = await drop_expired_months(session, SERVER)
+    await session.commit()  # releases the statement tables the dropped months locked
+    return await apply_retention(session, SERVER, dropped=dropped)
 
 
 async def _partitions(session: AsyncSession) -> None:

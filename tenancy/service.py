@@ -478,31 +478,50 @@ async def erase(
     return counts
 
 
-async def apply_retention(
-    session: AsyncSession, actor: Actor, now: datetime | None = None
-) -> dict[str, dict[str, int]]:
-    """Deletes, in every administered tenant with a retention policy (its own or inherited),
-    the statements stored and documents last changed more than that many days ago."""
-    now = now or datetime.now(UTC)
+async def _cutoffs(
+    session: AsyncSession, actor: Actor, now: datetime
+) -> tuple[list[TenantRow], dict[int, int], dict[int, datetime | None]]:
+    """The administered tenants, their retention in days, and their cutoffs (None: kept)."""
     policies = await auth_service.effective_retention(session)
     tenants = await _administered_tenants(session, actor)
     cutoffs: dict[int, datetime | None] = {}
     for tenant in tenants:
         days = policies.get(tenant.id)
         cutoffs[tenant.id] = None if days is None else now - timedelta(days=days)
-    # Whole months go at once only when this actor holds every tenant (the server's timer,
-    # the command line): a month holds the statements of all tenants.
-    dropped = (
-        await statements_service.drop_expired_months(session, cutoffs, now)
-        if actor.tenant is None
-        else {}
-    )
+    return tenants, policies, cutoffs
+
+
+async def drop_expired_months(
+    session: AsyncSession, actor: Actor, now: datetime | None = None
+) -> dict[int, int]:
+    """Retention's first step on PostgreSQL: every past month whose statements are all past
+    their tenant's retention is dropped whole. Only for an actor holding every tenant (the
+    server's timer, the command line), since a month holds the statements of all tenants.
+    It locks the statement tables: the caller commits before `apply_retention`. Returns the
+    statements dropped per tenant id."""
+    if actor.tenant is not None:
+        return {}
+    _, _, cutoffs = await _cutoffs(session, actor, now or datetime.now(UTC))
+    return await statements_service.drop_expired_months(session, cutoffs, now or datetime.now(UTC))
+
+
+async def apply_retention(
+    session: AsyncSession,
+    actor: Actor,
+    now: datetime | None = None,
+    dropped: Mapping[int, int] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Deletes, in every administered tenant with a retention policy (its own or inherited),
+    the statements stored and documents last changed more than that many days ago; the
+    counts include the statements `dropped` by `drop_expired_months` before."""
+    now = now or datetime.now(UTC)
+    dropped = dropped or {}
+    tenants, policies, cutoffs = await _cutoffs(session, actor, now)
     results: dict[str, dict[str, int]] = {}
     for tenant in tenants:
         cutoff = cutoffs[tenant.id]
         if cutoff is None:
             continue
-        days = policies[tenant.id]
         deleted = await statements_service.delete_stored_before(session, tenant.id, cutoff)
         counts = {
             "statements": dropped.get(tenant.id, 0) + deleted,
@@ -510,9 +529,8 @@ async def apply_retention(
         }
         results[tenant.name] = counts
         if any(counts.values()):
-            await _audit(
-                session, actor, tenant, "retention.apply", tenant.name, {"days": days, **counts}
-            )
+            detail = {"days": policies[tenant.id], **counts}
+            await _audit(session, actor, tenant, "retention.apply", tenant.name, detail)
     return results
 
 

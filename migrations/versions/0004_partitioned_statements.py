@@ -53,6 +53,10 @@ def upgrade() -> None:
     with op.batch_alter_table("statement_attachments") as links:
         links.drop_constraint("fk_statement_attachments_statement_seq_statements", "foreignkey")
         links.add_column(sa.Column("stored", timestamp, nullable=True))
+    # Links whose statement is gone (possible where foreign keys were off) have no date.
+    op.execute(
+        "DELETE FROM statement_attachments WHERE statement_seq NOT IN (SELECT seq FROM statements)"
+    )
     op.execute(
         "UPDATE statement_attachments SET stored = "
         "(SELECT stored FROM statements WHERE statements.seq = statement_attachments.statement_seq)"

@@ -5,6 +5,7 @@ calls give the same visible results with plain deletes."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,7 @@ from lrs.db import create_sessionmaker
 from statements import partitions
 from statements.store import StatementRow, insert_statements
 from statements.tables import statement_ids, statements
-from tenancy.service import Actor, apply_retention
+from tenancy.service import Actor, apply_retention, drop_expired_months
 
 EVERY_TENANT = Actor(name="test", source="test", tenant=None)
 
@@ -87,7 +88,9 @@ async def test_retention_drops_a_month_whose_statements_all_expired(app: FastAPI
         await store_at(session, first, recent)
         await session.commit()
         had = await months(session)
-        results = await apply_retention(session, EVERY_TENANT, now)
+        dropped = await drop_expired_months(session, EVERY_TENANT, now)
+        await session.commit()
+        results = await apply_retention(session, EVERY_TENANT, now, dropped)
         await session.commit()
         left = set(
             await session.scalars(
@@ -105,7 +108,8 @@ async def test_retention_drops_a_month_whose_statements_all_expired(app: FastAPI
     counts = {counts["statements"] for counts in results.values()}
     assert left == ids_left == {recent.statement_id}
     assert {2, 1} <= counts
-    if had:  # PostgreSQL
+    if had:  # PostgreSQL: the month went whole, counted per tenant
+        assert dropped == {first: 2, second: 1}
         assert partitions.month_start(old) in had
         assert partitions.month_start(old) not in after
         assert partitions.month_start(now) in after
@@ -122,7 +126,9 @@ async def test_a_tenant_keeping_statements_keeps_the_month(app: FastAPI) -> None
         await store_at(session, expiring, gone)
         await store_at(session, keeping, kept)
         await session.commit()
-        await apply_retention(session, EVERY_TENANT, now)
+        dropped = await drop_expired_months(session, EVERY_TENANT, now)
+        await session.commit()
+        await apply_retention(session, EVERY_TENANT, now, dropped)
         await session.commit()
         left = set(
             await session.scalars(
@@ -186,3 +192,35 @@ def test_month_arithmetic_and_names() -> None:
     assert partitions.is_partition("statements_default")
     assert not partitions.is_partition("statement_ids")
     assert not partitions.is_partition("statements")
+
+
+async def test_two_instances_dropping_the_same_month_both_succeed(app: FastAPI) -> None:
+    """Every worker runs retention: the second to reach an expired month waits for the
+    first (an advisory lock) and finds it gone, instead of failing its whole run."""
+    now = datetime.now(UTC)
+    old = partitions.month_start(now - timedelta(days=300)) + timedelta(days=2)
+    sessionmaker = create_sessionmaker(app.state.engine)
+    async with sessionmaker() as session:
+        expiring = await tenant(session, 30)
+        await store_at(session, expiring, row(old))
+        await session.commit()
+
+    async def drop() -> dict[int, int]:
+        async with sessionmaker() as session:
+            dropped = await drop_expired_months(session, EVERY_TENANT, now)
+            await session.commit()
+            return dropped
+
+    first, second = await asyncio.gather(drop(), drop())
+    async with sessionmaker() as session:
+        have = await months(session)
+        left = await session.scalar(
+            select(statements.c.statement_id).where(statements.c.tenant_id == expiring)
+        )
+    if have:  # PostgreSQL: one of the two dropped the month, the other found it gone
+        assert sorted([first.get(expiring, 0), second.get(expiring, 0)]) == [0, 1]
+        assert partitions.month_start(old) not in have
+        assert left is None
+    else:  # SQLite has no months to drop: retention deletes the row one by one later
+        assert first == second == {}
+        assert left is not None
