@@ -234,9 +234,12 @@ class Authenticator:
         # One slow verification per key at a time: clients that start with many concurrent
         # requests wait for the first one's answer instead of each paying the hash.
         self._verifying: dict[str, asyncio.Lock] = {}
+        # Bumped by forget(): a verification that began before it must not be cached.
+        self._generation = 0
 
     def forget(self) -> None:
         """Drop every trusted credential (after revocations and tenant tree changes)."""
+        self._generation += 1
         self._by_key.clear()
         self._by_id.clear()
 
@@ -279,6 +282,7 @@ class Authenticator:
     async def _verify(
         self, session: AsyncSession, key: str, secret: str, fingerprint: bytes
     ) -> Principal:
+        generation = self._generation
         row = await store.credential_by_key(session, key)
         # An unknown key costs the same slow hash, so timing does not tell which keys exist.
         # The hash runs in a thread: it holds no lock the event loop needs.
@@ -286,7 +290,8 @@ class Authenticator:
         if not await asyncio.to_thread(verify_secret, secret, known_hash) or row is None:
             raise Unauthorized("unknown credential or wrong secret", "Authorization")
         principal = await self._admit(session, row)
-        self._by_key[key] = (fingerprint, principal, time.monotonic() + self._ttl)
+        if generation == self._generation:
+            self._by_key[key] = (fingerprint, principal, time.monotonic() + self._ttl)
         return principal
 
     async def _bearer(self, session: AsyncSession, token: str) -> Principal:

@@ -84,3 +84,27 @@ async def test_concurrent_first_requests_hash_the_secret_once(
         with pytest.raises(Unauthorized):
             await verify("wrong")
     assert hashed == [secret, "wrong", "wrong"]
+
+
+async def test_a_verification_overtaken_by_forget_is_not_trusted_later(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A revocation (forget) while a credential's slow hash is being checked must not leave
+    the credential trusted afterwards: the next request checks it again."""
+    header, key = await make_credential(app, [Scope.ALL])
+    secret = base64.b64decode(header.split()[1]).decode().split(":", 1)[1]
+    authenticator: Authenticator = app.state.authenticator
+    authenticator.forget()
+    hashed: list[str] = []
+
+    def verify_while_revoked(candidate: str, secret_hash: str) -> bool:
+        hashed.append(candidate)
+        if len(hashed) == 1:
+            authenticator.forget()  # what a revocation elsewhere in this process does
+        return verify_secret(candidate, secret_hash)
+
+    monkeypatch.setattr(auth_service, "verify_secret", verify_while_revoked)
+    for _ in range(2):
+        async with create_sessionmaker(app.state.engine)() as session:
+            await authenticator.verify_basic(session, key, secret)
+    assert len(hashed) == 2  # the first answer was not cached
