@@ -105,7 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 async def _xapi_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, XAPIError)
-    headers = {"WWW-Authenticate": 'Basic realm="xAPI"'} if isinstance(exc, Unauthorized) else None
+    headers = dict(exc.headers)
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = 'Basic realm="xAPI"'
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
 

@@ -16,6 +16,8 @@ class XAPIError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+        # Headers the answer carries besides the error (e.g. Consistent-Through).
+        self.headers: dict[str, str] = {}
 
     def body(self) -> dict[str, object]:
         error: dict[str, object] = {"status": self.status_code, "message": self.message}

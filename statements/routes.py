@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 
 from auth.dependencies import CurrentPrincipal
 from lrs.db import DbSession, ReadSession, read_through
-from lrs.errors import BadRequest
+from lrs.errors import BadRequest, XAPIError
 from lrs.middleware import CONSISTENT_THROUGH, utc_timestamp
 from lrs.params import check_parameter_names
 from lrs.routing import documented_parameters, get_and_head
@@ -92,15 +92,21 @@ async def get_statements(
     request: Request, session: ReadSession, principal: CurrentPrincipal
 ) -> Response:
     query = parse_statement_query(list(request.query_params.multi_items()))
-    answer = await service.get_statements(
-        session,
-        principal,
-        query,
-        accept_language=request.headers.get("accept-language"),
-        max_limit=request.app.state.settings.max_query_limit,
-        more_url=STATEMENTS_PATH,
-        through=await read_through(request, session),
-    )
+    through = await read_through(request, session)
+    try:
+        answer = await service.get_statements(
+            session,
+            principal,
+            query,
+            accept_language=request.headers.get("accept-language"),
+            max_limit=request.app.state.settings.max_query_limit,
+            more_url=STATEMENTS_PATH,
+            through=through,
+        )
+    except XAPIError as error:
+        # A 404 from a lagging replica says how far it is, not "now".
+        error.headers[CONSISTENT_THROUGH] = utc_timestamp(through)
+        raise
     headers = {CONSISTENT_THROUGH: utc_timestamp(answer.consistent_through)}
     if answer.last_modified is not None:
         headers["Last-Modified"] = format_datetime(answer.last_modified, usegmt=True)

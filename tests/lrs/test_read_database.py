@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -19,6 +20,7 @@ from auth.models import Scope
 from lrs.app import create_app
 from lrs.db import all_tables, create_engine, migrate
 from lrs.settings import Settings
+from statements import routes as statement_routes
 from tests.conftest import TABLES_TO_EMPTY, _empty_database, client_for, make_credential
 from tests.factories import ACTIVITY, activity, agent, with_id
 
@@ -118,3 +120,28 @@ async def test_consistent_through_is_no_later_than_now(replicated_app: FastAPI) 
         response.headers["X-Experience-API-Consistent-Through"].replace("Z", "+00:00")
     )
     assert started <= through <= datetime.now(UTC)
+
+
+async def test_a_404_names_how_far_the_replica_is(
+    replicated_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement not yet on a lagging replica is a 404 whose Consistent-Through is the
+    replica's, not the time of the answer (checked against a real standby with paused
+    replay, README); here the replica's position is fixed in the past."""
+    replayed = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+    async def lagging(_request: Any, _session: Any) -> datetime:
+        return replayed
+
+    monkeypatch.setattr(statement_routes, "read_through", lagging)
+    authorization, _ = await make_credential(replicated_app, [Scope.ALL])
+    async with client_for(replicated_app, authorization) as client:
+        body = with_id()
+        await client.post("/xapi/statements", json=body)
+        missing = await client.get("/xapi/statements", params={"statementId": body["id"]})
+        page = await client.get("/xapi/statements")
+    for response in (missing, page):
+        assert response.headers["X-Experience-API-Consistent-Through"] == (
+            "2026-01-02T03:04:05.678901Z"
+        )
+    assert missing.status_code == 404
