@@ -170,7 +170,7 @@ async def ingest(
 
     def post(i: int) -> load.Request:
         authorization, body = bodies[i]
-        headers = {"Authorization": authorization, "Content-Type": "application/json"}
+        headers = {**JSON, "Authorization": authorization}
         return load.Request("POST", "/xapi/statements", headers=headers, body=body)
 
     cpu = server.cpu_seconds()

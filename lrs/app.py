@@ -129,8 +129,7 @@ async def _database_refused(request: Request, exc: Exception) -> JSONResponse:
     character, a string past its column, a number out of range: SQLSTATE class 22) is the
     client's 400; a unique key taken by a concurrent request between check and write
     (class 23) is a 409; a dropped connection, a deadlock or a lock timeout is a 503 to retry.
-    Anything else
-    is the service's fault."""
+    Anything else is the service's fault."""
     assert isinstance(exc, DBAPIError)
     sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
     # 40001 serialization failure / replica recovery conflict, 40P01 deadlock, 55P03 lock

@@ -22,6 +22,7 @@ from lrs.db import create_engine, create_sessionmaker, migrate
 from lrs.errors import BadRequest, XAPIError
 from lrs.settings import Settings
 from tenancy import service as tenancy
+from tenancy.retention import run_retention
 from tenancy.service import Actor, CredentialRequest, ErasureRequest
 
 
@@ -211,9 +212,7 @@ def _erase(args: argparse.Namespace) -> None:
 
 def _retention_apply(args: argparse.Namespace) -> None:
     async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> Any:
-        dropped = await tenancy.drop_expired_months(session, actor)
-        await session.commit()  # releases the statement tables the dropped months locked
-        return await tenancy.apply_retention(session, actor, dropped=dropped)
+        return await run_retention(session, actor)
 
     _print_json(_administer(args, action))
 

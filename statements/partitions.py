@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import text
@@ -23,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 logger = logging.getLogger("lrs.partitions")
 
 PARTITIONED = ("statements", "statement_agents", "statement_activities")
+# Not partitioned but carrying `stored`: dropping a month deletes their rows of that month.
+LINKED_BY_STORED = ("statement_ids", "statement_attachments")
 # Months made ahead of the current one.
 MONTHS_AHEAD = 2
 # Serialises partition changes between instances (any constant no other lock uses).
@@ -166,9 +167,9 @@ _WRITE_LOCK_ORDER = (
 )
 
 
-async def drop_month(connection: AsyncConnection, start: datetime, linked: Sequence[str]) -> None:
-    """Drops a month's partitions, and the rows of the `linked` tables (which are not
-    partitioned but carry `stored`) stored in that month. Dropping a partition locks its
+async def drop_month(connection: AsyncConnection, start: datetime) -> None:
+    """Drops a month's partitions, and the rows of the LINKED_BY_STORED tables stored in
+    that month. Dropping a partition locks its
     parent exclusively until the transaction ends; a write waiting longer than five
     seconds for the locks gives up (the drop is retried at the next run)."""
     await connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
@@ -176,7 +177,7 @@ async def drop_month(connection: AsyncConnection, start: datetime, linked: Seque
         f"LOCK TABLE {', '.join(_WRITE_LOCK_ORDER)} IN ACCESS EXCLUSIVE MODE"
     )
     bounds = {"start": start, "end": next_month(start)}
-    for table in linked:
+    for table in LINKED_BY_STORED:
         await connection.execute(
             text(f"DELETE FROM {table} WHERE stored >= :start AND stored < :end"),  # noqa: S608
             bounds,

@@ -32,7 +32,7 @@ from statements.indexing import (
 )
 from statements.models import Cursor, StatementQuery, encode_more
 from statements.signature import verify_signed_statements
-from statements.store import LINKED_BY_STORED, StatementRow, StoredStatement
+from statements.store import StatementRow, StoredStatement
 from statements.validation import agent_ifi, parse_json, validate_statements
 
 Statement = dict[str, Any]
@@ -294,7 +294,7 @@ async def get_statements(
         if len(rows) > limit:
             rows = rows[:limit]
             # Later pages keep the first page's upper bound, so the result set stays stable.
-            stable = replace(query, where=replace(query.where, until=query.where.until or through))
+            stable = replace(query, where=replace(query.where, until=until))
             more = f"{more_url}?more={encode_more(stable, Cursor(rows[-1].stored, rows[-1].seq))}"
     statements_json, hashes = await _render(
         session, principal.readable, query, rows, accept_language
@@ -478,7 +478,7 @@ async def drop_expired_months(
         tenants = await partitions.tenants_in(connection, start)
         if all((cutoffs.get(tenant) or start) >= end for tenant in tenants):
             counts = await partitions.tenant_counts(connection, start)
-            await partitions.drop_month(connection, start, LINKED_BY_STORED)
+            await partitions.drop_month(connection, start)
             for tenant, count in counts.items():
                 dropped[tenant] = dropped.get(tenant, 0) + count
     if dropped:

@@ -1,7 +1,8 @@
 """All SQL of statements, their index rows, canonical activities and attachments.
 
-Writes are multi-row statements (a handful of round trips per batch, never one per statement);
-statement ids are unique by constraint and inserted with ON CONFLICT DO NOTHING.
+Writes are multi-row statements (one round trip per batch on PostgreSQL, a handful on SQLite,
+never one per statement); statement ids are kept unique per tenant by `statement_ids`,
+registered with ON CONFLICT DO NOTHING before the statements themselves are inserted.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    tuple_,
     union_all,
     update,
 )
@@ -263,10 +265,6 @@ _POSTGRESQL_INSERT = text(
     WHERE tenant_id = :tenant_id AND activity_id = ANY(CAST(:defined_ids AS text[]))
     """
 )
-
-# Tables that are not partitioned but carry `stored`: dropping a month deletes their rows
-# of that month.
-LINKED_BY_STORED = ("statement_ids", "statement_attachments")
 
 # The index tables and the column order of their records.
 INDEX_COLUMNS = {
@@ -704,20 +702,15 @@ async def delete_statements(session: AsyncSession, seqs: Sequence[int]) -> None:
     for start in range(0, len(seqs), _CHUNK):
         chunk = seqs[start : start + _CHUNK]
         await _delete_index_rows(session, chunk)
-        deleted = await session.execute(
-            delete(statements)
-            .where(statements.c.seq.in_(chunk))
-            .returning(statements.c.tenant_id, statements.c.statement_id)
+        keys = select(statements.c.tenant_id, statements.c.statement_id).where(
+            statements.c.seq.in_(chunk)
         )
-        keys = [{"b_tenant": tenant, "b_id": statement_id} for tenant, statement_id in deleted]
-        if keys:
-            await session.execute(_ID_DELETE, keys)
-
-
-_ID_DELETE = delete(statement_ids).where(
-    statement_ids.c.tenant_id == bindparam("b_tenant"),
-    statement_ids.c.statement_id == bindparam("b_id"),
-)
+        await session.execute(
+            delete(statement_ids).where(
+                tuple_(statement_ids.c.tenant_id, statement_ids.c.statement_id).in_(keys)
+            )
+        )
+        await session.execute(delete(statements).where(statements.c.seq.in_(chunk)))
 
 
 async def _delete_index_rows(session: AsyncSession, seqs: Sequence[int]) -> None:

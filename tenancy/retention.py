@@ -22,10 +22,16 @@ PARTITION_INTERVAL = 3600.0
 Job = Callable[[AsyncSession], Awaitable[Any]]
 
 
+async def run_retention(session: AsyncSession, actor: Actor) -> dict[str, dict[str, int]]:
+    """Retention in two transactions: whole expired months first, committed at once to free
+    the statement tables they lock, then the rest row by row. For the owner of `session`."""
+    dropped = await drop_expired_months(session, actor)
+    await session.commit()
+    return await apply_retention(session, actor, dropped=dropped)
+
+
 async def _retention(session: AsyncSession) -> Any:
-    dropped = await drop_expired_months(session, SERVER)
-    await session.commit()  # releases the statement tables the dropped months locked
-    return await apply_retention(session, SERVER, dropped=dropped)
+    return await run_retention(session, SERVER)
 
 
 async def _partitions(session: AsyncSession) -> None:

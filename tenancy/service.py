@@ -501,8 +501,9 @@ async def drop_expired_months(
     statements dropped per tenant id."""
     if actor.tenant is not None:
         return {}
-    _, _, cutoffs = await _cutoffs(session, actor, now or datetime.now(UTC))
-    return await statements_service.drop_expired_months(session, cutoffs, now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    _, _, cutoffs = await _cutoffs(session, actor, now)
+    return await statements_service.drop_expired_months(session, cutoffs, now)
 
 
 async def apply_retention(

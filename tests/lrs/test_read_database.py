@@ -17,11 +17,10 @@ from fastapi import FastAPI
 from sqlalchemy import delete, insert, select
 
 from auth.models import Scope
-from lrs.app import create_app
 from lrs.db import all_tables, create_engine, migrate
 from lrs.settings import Settings
 from statements import routes as statement_routes
-from tests.conftest import TABLES_TO_EMPTY, _empty_database, client_for, make_credential
+from tests.conftest import _empty_database, client_for, make_credential
 from tests.factories import ACTIVITY, activity, agent, with_id
 
 
@@ -38,19 +37,14 @@ async def replica_url(
 
 
 @pytest.fixture
-async def replicated_app(database_url: str, replica_url: str) -> AsyncIterator[FastAPI]:
-    settings = Settings(
+def settings(database_url: str, replica_url: str) -> Settings:
+    """The conftest `app`, with the replica as its read database."""
+    return Settings(
         environment="test",
         database_url=database_url,
         read_database_url=replica_url,
         admin_key=None,
     )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        yield app
-        async with app.state.engine.begin() as connection:
-            for table in TABLES_TO_EMPTY:
-                await connection.exec_driver_sql(f"DELETE FROM {table}")  # noqa: S608
 
 
 async def replicate(app: FastAPI) -> None:
@@ -65,20 +59,20 @@ async def replicate(app: FastAPI) -> None:
                 await target.execute(insert(table), rows)
 
 
-async def test_queries_read_the_replica(replicated_app: FastAPI) -> None:
+async def test_queries_read_the_replica(app: FastAPI) -> None:
     """Statements written go to the primary; GET /statements, /activities and /agents show
     them once the replica has them, and not before."""
-    authorization, _ = await make_credential(replicated_app, [Scope.ALL])
+    authorization, _ = await make_credential(app, [Scope.ALL])
     learner = agent("replicated")
     lesson = activity(ACTIVITY, name={"en-US": "Lesson"})
     body = with_id(actor=learner, object=lesson)
-    async with client_for(replicated_app, authorization) as client:
+    async with client_for(app, authorization) as client:
         assert (await client.post("/xapi/statements", json=body)).status_code == 200
         before = await client.get("/xapi/statements", params={"statementId": body["id"]})
         assert before.status_code == 404
         known = await client.get("/xapi/activities", params={"activityId": ACTIVITY})
         assert "definition" not in known.json()
-        await replicate(replicated_app)
+        await replicate(app)
         known = await client.get("/xapi/activities", params={"activityId": ACTIVITY})
         assert known.json()["definition"] == {"name": {"en-US": "Lesson"}}
         after = await client.get("/xapi/statements", params={"statementId": body["id"]})
@@ -90,16 +84,16 @@ async def test_queries_read_the_replica(replicated_app: FastAPI) -> None:
         assert person.json()["mbox"] == [learner["mbox"]]
 
 
-async def test_writes_and_documents_stay_on_the_primary(replicated_app: FastAPI) -> None:
+async def test_writes_and_documents_stay_on_the_primary(app: FastAPI) -> None:
     """A state document is read back at once (documents never read the replica), and a
     re-sent statement is checked against the primary, not the stale replica."""
-    authorization, _ = await make_credential(replicated_app, [Scope.ALL])
+    authorization, _ = await make_credential(app, [Scope.ALL])
     params = {
         "activityId": ACTIVITY,
         "agent": json.dumps(agent("doc")),
         "stateId": "bookmark",
     }
-    async with client_for(replicated_app, authorization) as client:
+    async with client_for(app, authorization) as client:
         put = await client.put("/xapi/activities/state", params=params, json={"page": 3})
         assert put.status_code == 204
         assert (await client.get("/xapi/activities/state", params=params)).json() == {"page": 3}
@@ -109,11 +103,11 @@ async def test_writes_and_documents_stay_on_the_primary(replicated_app: FastAPI)
         assert (await client.post("/xapi/statements", json=changed)).status_code == 409
 
 
-async def test_consistent_through_is_no_later_than_now(replicated_app: FastAPI) -> None:
+async def test_consistent_through_is_no_later_than_now(app: FastAPI) -> None:
     """Communication 2.1.3.s2.b3: Consistent-Through on every Statement GET; a database that
     is not a standby replays nothing, so the replica read counts as current."""
-    authorization, _ = await make_credential(replicated_app, [Scope.ALL])
-    async with client_for(replicated_app, authorization) as client:
+    authorization, _ = await make_credential(app, [Scope.ALL])
+    async with client_for(app, authorization) as client:
         started = datetime.now(UTC)
         response = await client.get("/xapi/statements")
     through = datetime.fromisoformat(
@@ -123,7 +117,7 @@ async def test_consistent_through_is_no_later_than_now(replicated_app: FastAPI) 
 
 
 async def test_a_404_names_how_far_the_replica_is(
-    replicated_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A statement not yet on a lagging replica is a 404 whose Consistent-Through is the
     replica's, not the time of the answer (checked against a real standby with paused
@@ -134,8 +128,8 @@ async def test_a_404_names_how_far_the_replica_is(
         return replayed
 
     monkeypatch.setattr(statement_routes, "read_through", lagging)
-    authorization, _ = await make_credential(replicated_app, [Scope.ALL])
-    async with client_for(replicated_app, authorization) as client:
+    authorization, _ = await make_credential(app, [Scope.ALL])
+    async with client_for(app, authorization) as client:
         body = with_id()
         await client.post("/xapi/statements", json=body)
         missing = await client.get("/xapi/statements", params={"statementId": body["id"]})
