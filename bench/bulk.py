@@ -53,7 +53,8 @@ async def write(engine: AsyncEngine, batch: Batch, first_seq: int) -> int:
 
 
 async def finish(engine: AsyncEngine) -> None:
-    """After bulk loading: the id sequence past the loaded seqs, fresh planner statistics."""
+    """After bulk loading: the id sequence past the loaded seqs, and planner statistics (as
+    autovacuum on PostgreSQL and the server's hourly refresh on SQLite keep them)."""
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             await connection.execute(

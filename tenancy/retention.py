@@ -1,5 +1,6 @@
 """The server's own timers, so that policies hold without cron: retention of every tenant,
-and the statement partitions of the coming months (PostgreSQL)."""
+the statement partitions of the coming months (PostgreSQL) and planner statistics
+(SQLite)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tenancy.service import Actor, apply_retention, drop_expired_months
 logger = logging.getLogger("lrs.retention")
 SERVER = Actor(name="server:retention", source="server", tenant=None)
 # Months are made MONTHS_AHEAD ahead, so an hourly check leaves weeks to spare.
-PARTITION_INTERVAL = 3600.0
+MAINTENANCE_INTERVAL = 3600.0
 
 Job = Callable[[AsyncSession], Awaitable[Any]]
 
@@ -38,14 +39,24 @@ async def _partitions(session: AsyncSession) -> None:
     await partitions.ensure_current_months(await session.connection())
 
 
+async def refresh_statistics(session: AsyncSession) -> None:
+    """SQLite gathers no planner statistics by itself (PostgreSQL's autovacuum does): ANALYZE,
+    sampling at most 1,000 rows an index, which takes milliseconds at any size, so the
+    planner knows which index narrows a query best."""
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        await connection.exec_driver_sql("PRAGMA analysis_limit = 1000")
+        await connection.exec_driver_sql("ANALYZE")
+
+
 @contextlib.asynccontextmanager
 async def retention_loop(
     sessionmaker: async_sessionmaker[AsyncSession], interval: float
 ) -> AsyncIterator[None]:
     """While the server is up: retention every `interval` seconds (first after one interval;
-    0 disables it) and the coming months' partitions every hour. Each run is one transaction;
-    a failed run is logged and retried at the next tick. With several workers each runs them;
-    repeating what another already did is harmless."""
+    0 disables it), the coming months' partitions and the statistics every hour. Each run is
+    one transaction; a failed run is logged and retried at the next tick. With several
+    workers each runs them; repeating what another already did is harmless."""
 
     async def every(seconds: float, job: Job, name: str) -> None:
         while True:
@@ -59,7 +70,10 @@ async def retention_loop(
             except Exception:
                 logger.exception("%s failed; retrying at the next interval", name)
 
-    tasks = [asyncio.create_task(every(PARTITION_INTERVAL, _partitions, "partitions"))]
+    tasks = [
+        asyncio.create_task(every(MAINTENANCE_INTERVAL, _partitions, "partitions")),
+        asyncio.create_task(every(MAINTENANCE_INTERVAL, refresh_statistics, "statistics")),
+    ]
     if interval > 0:
         tasks.append(asyncio.create_task(every(interval, _retention, "retention applied")))
     try:
