@@ -40,14 +40,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, generic_plans=True)
+        engine = create_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
-        # Queries read the replica when there is one; on PostgreSQL they have an engine of
-        # their own even without one, for their per-execution plans (see create_engine).
         read_engine = engine
-        if settings.read_database_url or not settings.is_sqlite:
-            read_engine = create_engine(settings.read_database_url or settings.database_url)
+        if settings.read_database_url:
+            read_engine = create_engine(settings.read_database_url)
         app.state.read_engine = read_engine
         app.state.read_sessionmaker = create_sessionmaker(read_engine)
         async with retention_loop(app.state.sessionmaker, settings.retention_interval_seconds):

@@ -64,30 +64,22 @@ def dialect_insert(session: AsyncSession, table: Table) -> Any:
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
 
 
-def create_engine(database_url: str, *, generic_plans: bool = False) -> AsyncEngine:
-    """An engine for `database_url`. On PostgreSQL, `generic_plans` plans each prepared
-    statement once per connection instead of once per execution: right for writes and key
-    lookups, whose best plan does not depend on the values, and whose planning (the statement
-    write on the partitioned tables: ~0.7 ms) costs more than running them. Statement queries
-    keep per-execution plans: an agent with ten statements and a verb with a million want
-    different ones."""
+def create_engine(database_url: str) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         engine = create_async_engine(database_url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    server_settings = {
-        # JIT compiles every statement whose estimated cost passes jit_above_cost, as the
-        # statement write's does: ~10 ms of compiling for a statement that runs in one.
-        "jit": "off",
-        "plan_cache_mode": "force_generic_plan" if generic_plans else "auto",
-    }
+    # No JIT: it compiles every statement whose estimated cost passes jit_above_cost, as the
+    # statement write's does: ~10 ms of backend CPU for a statement that runs in one.
+    # Plans stay per execution (plan_cache_mode auto): a plan kept per connection, made while
+    # a table was small, stays a sequential scan of it as it grows until the next ANALYZE.
     # No pre-ping: it costs three round trips per request. A connection the server dropped
     # fails its request once (503, see lrs.app) and the pool replaces it.
     return create_async_engine(
         database_url,
         pool_size=10,
         max_overflow=10,
-        connect_args={"server_settings": server_settings},
+        connect_args={"server_settings": {"jit": "off"}},
     )
 
 

@@ -208,11 +208,10 @@ async def _insert_postgresql(
 # CTEs. Those all see the snapshot from before the statement, so a new statement's voided
 # flag is decided at its insert and the UPDATE only meets targets stored earlier.
 #
-# The primary engine plans it once per connection (lrs.db.create_engine), so every choice the
-# planner could get wrong on a new, never analysed month is taken away: the stored voiding
-# check reaches `statements` only through the object_ref index (`tenant_id + 0` keeps it off
-# the tenant-led ones, which would walk all of a tenant's month), and the voiding UPDATE is
-# keyed by the targets' ids. Parts a batch does not need are left out.
+# The stored voiding check reaches `statements` only through the object_ref index: on a month
+# not yet analysed, the tenant-led indexes look as cheap and walk all of the tenant's month
+# (`tenant_id + 0` keeps the planner off them). The voiding UPDATE is keyed by the targets'
+# ids. Parts a batch does not need are left out, which also shortens planning.
 _WRITE_BATCH = """
     WITH batch AS (
         SELECT * FROM unnest(
