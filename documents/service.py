@@ -23,8 +23,11 @@ from documents.store import StoredDocument
 from lrs.errors import BadRequest, Conflict, NotFound, PreconditionFailed
 from lrs.versions import XAPIVersion
 
-# Concurrent header-less writers of one document retry their merge this many times.
-_WRITE_ATTEMPTS = 5
+# How often a header-less write retries when a concurrent one changed the document between
+# its read and its write: each retry follows another writer's success, so this bounds how
+# many writers of one document may overlap before one is told to try again (409). On
+# PostgreSQL the read locks the row, so only concurrent creations retry.
+_WRITE_ATTEMPTS = 50
 
 
 class DocumentKind(StrEnum):
@@ -192,7 +195,9 @@ async def write_document(
     if merge and _is_json(content_type):
         _json_object(content, "the sent document")
     for _ in range(_WRITE_ATTEMPTS):
-        existing = await store.get(session, principal.tenant_id, scope.hash, document_id)
+        existing = await store.get(
+            session, principal.tenant_id, scope.hash, document_id, for_update=True
+        )
         _check_preconditions(existing, preconditions)
         if not merge and not preconditions.given:
             _check_unconditional_put(existing, scope.kind, version)
@@ -230,7 +235,9 @@ async def delete_document(
     if not preconditions.given:
         await store.delete_one(session, principal.tenant_id, scope.hash, document_id)
         return
-    existing = await store.get(session, principal.tenant_id, scope.hash, document_id)
+    existing = await store.get(
+        session, principal.tenant_id, scope.hash, document_id, for_update=True
+    )
     _check_preconditions(existing, preconditions)
     etag = existing.etag if existing is not None else None
     if etag is not None and not await store.delete_one(

@@ -31,11 +31,21 @@ def _key(tenant_id: int, scope_hash: str, document_id: str) -> list[ColumnElemen
 
 
 async def get(
-    session: AsyncSession, tenant_id: int, scope_hash: str, document_id: str
+    session: AsyncSession,
+    tenant_id: int,
+    scope_hash: str,
+    document_id: str,
+    *,
+    for_update: bool = False,
 ) -> StoredDocument | None:
+    """The document; `for_update` locks it until the transaction ends on PostgreSQL, so
+    concurrent writers of one document take turns instead of retrying (SQLite has a single
+    writer at a time anyway, and no row locks)."""
     query = select(
         documents.c.content_type, documents.c.content, documents.c.etag, documents.c.updated
     ).where(*_key(tenant_id, scope_hash, document_id))
+    if for_update:
+        query = query.with_for_update()
     row = (await session.execute(query)).first()
     if row is None:
         return None

@@ -22,7 +22,6 @@ from sqlalchemy import (
     Select,
     Table,
     TextClause,
-    Update,
     and_,
     bindparam,
     delete,
@@ -99,8 +98,42 @@ async def insert_statements(
 
     Also reads the tenant's canonical definitions of the Activities `definitions_of`, which
     a write that carries definitions needs next (on PostgreSQL in the same round trip)."""
+    # Voiding within the batch is settled here; by stored voiding statements through the new
+    # ids' pending rows; of stored targets by the new voiding statements afterwards.
+    targets = {row.object_ref for row in rows if row.is_voiding and row.object_ref is not None}
+    voided_here = {row.statement_id for row in rows if not row.is_voiding} & targets
     if session.get_bind().dialect.name == "postgresql":
-        return await _insert_postgresql(session, tenant_id, credential_id, rows, definitions_of)
+        inserted = await _insert_postgresql(
+            session, tenant_id, credential_id, rows, voided_here, definitions_of
+        )
+    else:
+        inserted = await _insert_sqlite(session, tenant_id, credential_id, rows, voided_here)
+        inserted.definitions.update(await definitions_by_id(session, (tenant_id,), definitions_of))
+    outside = {
+        row.object_ref
+        for row in rows
+        if row.is_voiding and row.object_ref is not None and row.statement_id in inserted.new_ids
+    } - {row.statement_id for row in rows}
+    if outside:
+        await _void_stored_targets(session, tenant_id, outside, rows[0].stored)
+    return inserted
+
+
+async def _insert_sqlite(
+    session: AsyncSession,
+    tenant_id: int,
+    credential_id: int,
+    rows: Sequence[StatementRow],
+    voided_here: set[uuid.UUID],
+) -> Inserted:
+    registered = await session.execute(
+        _SQLITE_REGISTER,
+        [
+            {"tenant_id": tenant_id, "statement_id": row.statement_id, "stored": row.stored}
+            for row in rows
+        ],
+    )
+    voided_early = {row.statement_id: row.voided_early for row in registered}
     values = [
         {
             "tenant_id": tenant_id,
@@ -110,25 +143,17 @@ async def insert_statements(
             "registration": row.registration,
             "object_ref": row.object_ref,
             "is_voiding": row.is_voiding,
-            "voided": False,
+            "voided": not row.is_voiding
+            and (row.statement_id in voided_here or voided_early[row.statement_id]),
             "credential_id": credential_id,
             "payload": row.payload,
         }
         for row in rows
+        if row.statement_id in voided_early
     ]
-    registered = await session.execute(
-        _SQLITE_REGISTER,
-        [
-            {"tenant_id": tenant_id, "statement_id": row.statement_id, "stored": row.stored}
-            for row in rows
-        ],
-    )
-    new = {row.statement_id for row in registered}
     seq_by_id: dict[uuid.UUID, int] = {}
-    if new:
-        result = await session.execute(
-            _SQLITE_INSERT, [value for value in values if value["statement_id"] in new]
-        )
+    if values:
+        result = await session.execute(_SQLITE_INSERT, values)
         seq_by_id = {row.statement_id: row.seq for row in result}
     await _insert_index_rows(
         session,
@@ -138,18 +163,65 @@ async def insert_statements(
             if row.statement_id in seq_by_id
         ],
     )
-    targets = {row.object_ref for row in rows if row.is_voiding and row.object_ref is not None}
-    await _apply_voiding(session, tenant_id, set(seq_by_id) | targets)
-    known = await definitions_by_id(session, (tenant_id,), definitions_of)
-    return Inserted(set(seq_by_id), known)
+    return Inserted(set(seq_by_id), {})
 
 
-_SQLITE_REGISTER = (
-    sqlite.insert(statement_ids)
-    .on_conflict_do_nothing(index_elements=["tenant_id", "statement_id"])
-    .returning(statement_ids.c.statement_id)
+def _registration(dialect: Any) -> Any:
+    """Registers new ids. A pending id (named by a voiding statement first) is new too, and
+    says so in `voided_early`; any other id already there is a statement sent again."""
+    insert = dialect.insert(statement_ids)
+    return insert.on_conflict_do_update(
+        index_elements=["tenant_id", "statement_id"],
+        set_={"stored": insert.excluded.stored, "pending": False, "voided_early": True},
+        where=statement_ids.c.pending,
+    )
+
+
+_SQLITE_REGISTER = _registration(sqlite).returning(
+    statement_ids.c.statement_id, statement_ids.c.voided_early
 )
 _SQLITE_INSERT = statements.insert().returning(statements.c.statement_id, statements.c.seq)
+
+
+async def _void_stored_targets(
+    session: AsyncSession, tenant_id: int, targets: set[uuid.UUID], stored: datetime
+) -> None:
+    """The new voiding statements' targets outside their batch: a pending row for each id not
+    stored yet (or the newer stored time on one already pending, so that it lives as long as
+    its newest voiding statement), then the stored ones voided. In that order and as two
+    statements: a target being written concurrently has committed once its id row let the
+    first through, and the second statement's fresh snapshot sees it."""
+    await session.execute(
+        _PENDING_TARGETS[session.get_bind().dialect.name],
+        [{"tenant_id": tenant_id, "statement_id": target, "stored": stored} for target in targets],
+    )
+    await session.execute(_VOID_TARGETS, {"b_tenant": tenant_id, "b_targets": list(targets)})
+
+
+def _pending_targets() -> dict[str, Any]:
+    upserts = {}
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite)):
+        insert = dialect.insert(statement_ids).values(pending=True)
+        upserts[name] = insert.on_conflict_do_update(
+            index_elements=["tenant_id", "statement_id"],
+            set_={"stored": insert.excluded.stored},
+            where=statement_ids.c.pending,
+        )
+    return upserts
+
+
+# Built once: writes run them, and building an upsert costs more than running it.
+_PENDING_TARGETS = _pending_targets()
+_VOID_TARGETS = (
+    update(statements)
+    .where(
+        statements.c.tenant_id == bindparam("b_tenant"),
+        statements.c.statement_id.in_(bindparam("b_targets", expanding=True)),
+        statements.c.is_voiding == false(),
+        statements.c.voided == false(),
+    )
+    .values(voided=True)
+)
 
 
 async def _insert_postgresql(
@@ -157,6 +229,7 @@ async def _insert_postgresql(
     tenant_id: int,
     credential_id: int,
     rows: Sequence[StatementRow],
+    voided_here: set[uuid.UUID],
     definitions_of: Collection[str],
 ) -> Inserted:
     # Index rows name their statement by its position in the batch until it has a seq.
@@ -164,10 +237,6 @@ async def _insert_postgresql(
     agent_rows = positioned[statement_agents]
     activity_rows = positioned[statement_activities]
     attachment_rows = positioned[statement_attachments]
-    # Voiding within the batch is settled here; the statement settles it against what is
-    # stored (both ways: stored targets of new voiding statements, stored voiding statements
-    # of new targets).
-    targets = {row.object_ref for row in rows if row.is_voiding and row.object_ref is not None}
     values: dict[str, Any] = {
         "tenant_id": tenant_id,
         "credential_id": credential_id,
@@ -177,7 +246,7 @@ async def _insert_postgresql(
         "registrations": [row.registration for row in rows],
         "object_refs": [row.object_ref for row in rows],
         "is_voiding": [row.is_voiding for row in rows],
-        "voided": [not row.is_voiding and row.statement_id in targets for row in rows],
+        "voided": [row.statement_id in voided_here for row in rows],
         "payloads": [row.payload for row in rows],
         "agent_positions": [record[0] for record in agent_rows],
         "agents": [record[1] for record in agent_rows],
@@ -186,14 +255,12 @@ async def _insert_postgresql(
         "activity_ids": [record[1] for record in activity_rows],
         "activity_direct": [record[3] for record in activity_rows],
     }
-    if targets:
-        values["targets"] = list(targets)
     if attachment_rows:
         values["attachment_positions"] = [record[0] for record in attachment_rows]
         values["attachment_sha2s"] = [record[1] for record in attachment_rows]
     if definitions_of:
         values["defined_ids"] = list(definitions_of)
-    write = _postgresql_write(bool(targets), bool(attachment_rows), bool(definitions_of))
+    write = _postgresql_write(bool(attachment_rows), bool(definitions_of))
     inserted = Inserted(set(), {})
     for statement_id, activity_id, definition in await session.execute(write, values):
         if statement_id is not None:
@@ -204,14 +271,10 @@ async def _insert_postgresql(
 
 
 # One round trip for a whole batch on PostgreSQL: the batch travels as arrays (one parameter
-# set, not one per statement) and the index rows and voiding ride along as data-modifying
-# CTEs. Those all see the snapshot from before the statement, so a new statement's voided
-# flag is decided at its insert and the UPDATE only meets targets stored earlier.
-#
-# The stored voiding check reaches `statements` only through the object_ref index: on a month
-# not yet analysed, the tenant-led indexes look as cheap and walk all of the tenant's month
-# (`tenant_id + 0` keeps the planner off them). The voiding UPDATE is keyed by the targets'
-# ids. Parts a batch does not need are left out, which also shortens planning.
+# set, not one per statement) and the index rows ride along as data-modifying CTEs. Whether
+# a new statement is voided is known before the statement: from its batch, or from its id's
+# pending row (`registered`). Parts a batch does not need are left out, which also shortens
+# planning.
 _WRITE_BATCH = """
     WITH batch AS (
         SELECT * FROM unnest(
@@ -225,18 +288,16 @@ _WRITE_BATCH = """
     registered AS (
         INSERT INTO statement_ids (tenant_id, statement_id, stored)
         SELECT :tenant_id, b.statement_id, b.stored FROM batch b
-        ON CONFLICT (tenant_id, statement_id) DO NOTHING
-        RETURNING statement_id
+        ON CONFLICT (tenant_id, statement_id) DO UPDATE
+            SET stored = EXCLUDED.stored, pending = false, voided_early = true
+            WHERE statement_ids.pending
+        RETURNING statement_id, voided_early
     ),
     inserted AS (
         INSERT INTO statements (tenant_id, statement_id, stored, verb_id, registration,
                                 object_ref, is_voiding, voided, credential_id, payload)
         SELECT :tenant_id, b.statement_id, b.stored, b.verb_id, b.registration, b.object_ref,
-               b.is_voiding,
-               b.voided OR NOT b.is_voiding AND EXISTS (
-                   SELECT 1 FROM statements v
-                   WHERE v.object_ref = b.statement_id AND v.tenant_id + 0 = :tenant_id
-                     AND v.is_voiding),
+               b.is_voiding, NOT b.is_voiding AND (b.voided OR r.voided_early),
                :credential_id, b.payload
         FROM batch b JOIN registered r ON r.statement_id = b.statement_id
         ORDER BY b.position
@@ -260,12 +321,6 @@ _WRITE_BATCH = """
                     CAST(:activity_direct AS boolean[])) AS a(position, activity_id, direct)
         JOIN numbered n ON n.position = a.position
     )"""
-_WRITE_VOIDING = """,
-    voiding AS (
-        UPDATE statements SET voided = true
-        WHERE tenant_id = :tenant_id AND statement_id = ANY(CAST(:targets AS uuid[]))
-          AND NOT is_voiding AND NOT voided
-    )"""
 _WRITE_ATTACHMENTS = """,
     attachment_rows AS (
         INSERT INTO statement_attachments (statement_seq, sha2, tenant_id, stored)
@@ -282,13 +337,12 @@ _WRITE_DEFINITIONS = """
     WHERE tenant_id = :tenant_id AND activity_id = ANY(CAST(:defined_ids AS text[]))"""
 
 
-@functools.lru_cache(maxsize=8)
-def _postgresql_write(voiding: bool, attachments: bool, definitions: bool) -> TextClause:
-    """The write for a batch with (or without) voiding statements, attachments and Activity
-    definitions to look up; the answer lists the new ids, then the stored definitions."""
+@functools.lru_cache(maxsize=4)
+def _postgresql_write(attachments: bool, definitions: bool) -> TextClause:
+    """The write for a batch with (or without) attachments and Activity definitions to look
+    up; the answer lists the new ids, then the stored definitions."""
     return text(
         _WRITE_BATCH
-        + (_WRITE_VOIDING if voiding else "")
         + (_WRITE_ATTACHMENTS if attachments else "")
         + _WRITE_ANSWER
         + (_WRITE_DEFINITIONS if definitions else "")
@@ -368,37 +422,6 @@ async def payloads_by_id(
         )
     )
     return {row.statement_id: row.payload for row in result}
-
-
-def _voiding_update() -> Update:
-    voiding = statements.alias("voiding")
-    targets = select(voiding.c.object_ref).where(
-        voiding.c.tenant_id == bindparam("b_tenant"),
-        voiding.c.is_voiding,
-        voiding.c.object_ref.in_(bindparam("ids", expanding=True)),
-    )
-    return (
-        update(statements)
-        .where(
-            statements.c.tenant_id == bindparam("b_tenant"),
-            statements.c.is_voiding == false(),
-            statements.c.voided == false(),
-            statements.c.statement_id.in_(targets),
-        )
-        .values(voided=True)
-    )
-
-
-# Built once: it runs on every write, and building the expression costs more than running it.
-_VOIDING_UPDATE = _voiding_update()
-
-
-async def _apply_voiding(session: AsyncSession, tenant_id: int, ids: Iterable[uuid.UUID]) -> None:
-    """Marks voided every non-voiding statement among `ids` that a stored voiding statement
-    targets (xAPI-Data 2.3.2: a voiding statement itself cannot be voided)."""
-    ids = list(ids)
-    if ids:
-        await session.execute(_VOIDING_UPDATE, {"b_tenant": tenant_id, "ids": ids})
 
 
 def in_tenants(column: ColumnElement[int], tenant_ids: Sequence[int]) -> ColumnElement[bool]:
@@ -792,9 +815,18 @@ async def statements_mentioning(
 
 
 async def delete_statements(session: AsyncSession, seqs: Sequence[int]) -> None:
-    """Deletes statements with their index rows and their ids."""
+    """Deletes statements with their index rows and their ids, and the pending ids that only
+    the deleted voiding statements named."""
     for start in range(0, len(seqs), _CHUNK):
         chunk = seqs[start : start + _CHUNK]
+        named = [
+            (row.tenant_id, row.object_ref)
+            for row in await session.execute(
+                select(statements.c.tenant_id, statements.c.object_ref).where(
+                    statements.c.seq.in_(chunk), statements.c.is_voiding
+                )
+            )
+        ]
         await _delete_index_rows(session, chunk)
         keys = select(statements.c.tenant_id, statements.c.statement_id).where(
             statements.c.seq.in_(chunk)
@@ -805,6 +837,25 @@ async def delete_statements(session: AsyncSession, seqs: Sequence[int]) -> None:
             )
         )
         await session.execute(delete(statements).where(statements.c.seq.in_(chunk)))
+        if named:
+            await _delete_unnamed_pending(session, named)
+
+
+async def _delete_unnamed_pending(
+    session: AsyncSession, keys: Sequence[tuple[int, uuid.UUID]]
+) -> None:
+    voiding = statements.alias("voiding")
+    await session.execute(
+        delete(statement_ids).where(
+            statement_ids.c.pending,
+            tuple_(statement_ids.c.tenant_id, statement_ids.c.statement_id).in_(keys),
+            ~exists().where(
+                voiding.c.object_ref == statement_ids.c.statement_id,
+                voiding.c.tenant_id == statement_ids.c.tenant_id,
+                voiding.c.is_voiding,
+            ),
+        )
+    )
 
 
 async def _delete_index_rows(session: AsyncSession, seqs: Sequence[int]) -> None:

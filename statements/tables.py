@@ -61,12 +61,18 @@ statements = Table(
 )
 
 # Every stored statement id, unique per tenant; `stored` lets retention delete by month.
+# A voiding statement whose target is not stored yet leaves a `pending` row for the target
+# (stored: the voiding statement's), which the target fills when it arrives, learning from
+# `voided_early` that it is voided. Writes of a target and of its voiding statement meet on
+# this row's key, so concurrent ones wait for each other instead of missing each other.
 statement_ids = Table(
     "statement_ids",
     metadata,
     Column("tenant_id", Integer, primary_key=True),
     Column("statement_id", Uuid, primary_key=True),
     Column("stored", UTCDateTime, nullable=False),
+    Column("pending", Boolean, nullable=False, server_default=text("false")),
+    Column("voided_early", Boolean, nullable=False, server_default=text("false")),
     Index("ix_statement_ids_stored", "stored"),
 )
 

@@ -13,13 +13,13 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 
 from lrs.app import create_app
 from lrs.db import alembic_config, all_tables, create_engine, create_sessionmaker, migrate
 from statements import partitions
 from statements.store import StatementRow, insert_statements
-from statements.tables import statements
+from statements.tables import statement_ids, statements
 
 OPENAPI = Path(__file__).parent.parent.parent / "openapi" / "openapi.json"
 
@@ -84,6 +84,15 @@ async def test_the_tenancy_migration_keeps_existing_data(empty_database_url: str
     assert hashes == ["ab12", "cd34"]
 
 
+def _plain_row(statement_id: uuid.UUID, stored: datetime) -> StatementRow:
+    """A statement row with nothing to index, for writes after a migration."""
+    return StatementRow(
+        statement_id=statement_id, stored=stored, verb_id="http://example.com/verb",
+        registration=None, object_ref=None, is_voiding=False, payload="{}",
+        agents={}, activities={},
+    )  # fmt: skip
+
+
 async def test_the_partitioning_migration_keeps_existing_data(empty_database_url: str) -> None:
     """0004 keeps every statement and index row, registers the stored ids (a re-sent id is
     still known), dates attachment links, and on PostgreSQL files old months in partitions
@@ -127,17 +136,43 @@ async def test_the_partitioning_migration_keeps_existing_data(empty_database_url
             )
             assert home == partitions.partition_name("statements", partitions.month_start(long_ago))
     async with create_sessionmaker(engine)() as session:
-        again = StatementRow(
-            statement_id=old_id, stored=now, verb_id="http://example.com/verb",
-            registration=None, object_ref=None, is_voiding=False, payload="{}",
-            agents={}, activities={},
-        )  # fmt: skip
-        inserted = await insert_statements(session, 1, 1, [again])
+        inserted = await insert_statements(session, 1, 1, [_plain_row(old_id, now)])
         await session.rollback()
     await engine.dispose()
     assert counts == [2, 2, 2]
     assert linked is not None
     assert inserted.new_ids == set()
+
+
+async def test_the_pending_ids_migration_remembers_early_voiding(empty_database_url: str) -> None:
+    """0005 gives the target of a stored voiding statement that was never stored a pending
+    id, so the target is stored voided when it arrives, as before the migration."""
+    engine = create_engine(empty_database_url)
+    target_id, voiding_id = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, "0004")
+        await connection.execute(
+            statements.insert().values(
+                tenant_id=1, statement_id=voiding_id, stored=now,
+                verb_id="http://adlnet.gov/expapi/verbs/voided", object_ref=target_id,
+                is_voiding=True, voided=False, credential_id=1, payload="{}",
+            )
+        )  # fmt: skip
+        await connection.execute(
+            statement_ids.insert().values(tenant_id=1, statement_id=voiding_id, stored=now)
+        )
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, "head")
+    async with create_sessionmaker(engine)() as session:
+        inserted = await insert_statements(session, 1, 1, [_plain_row(target_id, now)])
+        voided = await session.scalar(
+            select(statements.c.voided).where(statements.c.statement_id == target_id)
+        )
+        await session.rollback()
+    await engine.dispose()
+    assert inserted.new_ids == {target_id}
+    assert voided is True
 
 
 async def test_instances_starting_together_migrate_once(empty_database_url: str) -> None:

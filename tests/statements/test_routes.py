@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from auth.models import Scope
+from statements import service
 from tests.conftest import client_for, make_credential
 from tests.factories import ACTIVITY, VERB, activity, agent, statement, voiding, with_id
 
@@ -221,6 +222,23 @@ class TestVoiding:
         assert (await post(client, voiding(target["id"]))).status_code == 200
         await post(client, target)
         assert (await get_one(client, target["id"])).status_code == 404
+
+    async def test_early_voiding_goes_with_its_voiding_statement(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        """Data 2.3.2.s2.b3: only a stored voiding statement voids. Once retention (or
+        erasure) deleted the voiding statement, its target arriving later is not voided."""
+        target = with_id()
+        assert (await post(client, voiding(target["id"]))).status_code == 200
+        async with app.state.sessionmaker() as session:
+            principal = await app.state.authenticator.authenticate(
+                session, client.headers["Authorization"]
+            )
+            cutoff = datetime.now(UTC) + timedelta(seconds=1)
+            assert await service.delete_stored_before(session, principal.tenant_id, cutoff) == 1
+            await session.commit()
+        await post(client, target)
+        assert (await get_one(client, target["id"])).status_code == 200
 
     @pytest.mark.parametrize("voiding_first", [True, False])
     async def test_voiding_and_target_in_one_batch(
