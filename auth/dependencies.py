@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.limits import RateLimiter
 from auth.models import Principal
 from auth.service import Authenticator
 from lrs.db import get_session
@@ -16,7 +17,11 @@ async def get_principal(
     request: Request, session: Annotated[AsyncSession, Depends(get_session)]
 ) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
-    return await authenticator.authenticate(session, request.headers.get("authorization"))
+    principal = await authenticator.authenticate(session, request.headers.get("authorization"))
+    request.state.credential = principal.key  # for the access log
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.admit(principal.key)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -33,8 +34,13 @@ class Server:
             "--workers", str(workers),
         ]  # fmt: skip
         self._log = log.open("w")
+        # A session of its own, so that a signal reaches the workers too (`kill`).
         self._process = subprocess.Popen(  # noqa: S603 - our own command
-            command, env=environment, stdout=self._log, stderr=subprocess.STDOUT
+            command,
+            env=environment,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self._peak_rss: dict[int, int] = {}
         self._stop = threading.Event()
@@ -84,6 +90,20 @@ class Server:
         workers = [pid for pid in self._peak_rss if pid != self._process.pid]
         pids = workers or list(self._peak_rss)
         return max(self._peak_rss[pid] for pid in pids) / 2**20
+
+    def send_signal(self, signum: int) -> None:
+        """Sends `signum` to the server (SIGTERM: the supervisor shuts its workers down)."""
+        self._process.send_signal(signum)
+
+    def kill(self) -> None:
+        """SIGKILL to the server and every worker at once, as a crash or an OOM kill would."""
+        os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait()
+        self._stop.set()
+
+    def wait(self, timeout: float) -> int:
+        """The server's exit status, once it has exited."""
+        return self._process.wait(timeout=timeout)
 
     def stop(self) -> None:
         self._stop.set()

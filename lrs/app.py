@@ -14,16 +14,20 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from auth import routes as auth_routes
+from auth.limits import RateLimiter
 from auth.service import Authenticator
 from documents import routes as document_routes
 from lrs import routes
 from lrs.db import create_engine, create_sessionmaker
-from lrs.errors import BadRequest, Conflict, Unauthorized, XAPIError
+from lrs.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, XAPIError
+from lrs.logs import REQUEST_ID_HEADER
 from lrs.middleware import (
     CONSISTENT_THROUGH,
     AlternateRequestSyntaxMiddleware,
+    RequestMiddleware,
     XAPIVersionMiddleware,
 )
+from lrs.openapi import openapi_document
 from lrs.settings import Settings
 from lrs.versions import VERSION_HEADER
 from statements import routes as statement_routes
@@ -40,12 +44,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, settings.request_timeout_seconds)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         read_engine = engine
         if settings.read_database_url:
-            read_engine = create_engine(settings.read_database_url)
+            read_engine = create_engine(
+                settings.read_database_url, settings.request_timeout_seconds
+            )
         app.state.read_engine = read_engine
         app.state.read_sessionmaker = create_sessionmaker(read_engine)
         async with retention_loop(app.state.sessionmaker, settings.retention_interval_seconds):
@@ -66,13 +72,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.authenticator = Authenticator(
         settings.public_url, settings.credential_cache_seconds, settings.token_secret
     )
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.state.statement_hooks = StatementHooks(identities=[known_identities])
 
     app.add_exception_handler(XAPIError, _xapi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_refused)
-    app.add_exception_handler(Exception, _unexpected_error)
 
     app.include_router(routes.router)
     app.include_router(statement_routes.router)
@@ -99,8 +105,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "If-None-Match",
             "Accept-Language",
         ],
-        expose_headers=["ETag", "Last-Modified", VERSION_HEADER, CONSISTENT_THROUGH],
+        expose_headers=[
+            "ETag",
+            "Last-Modified",
+            VERSION_HEADER,
+            CONSISTENT_THROUGH,
+            REQUEST_ID_HEADER,
+            "Retry-After",
+        ],
     )
+    app.add_middleware(RequestMiddleware, timeout=settings.request_timeout_seconds)
+    document = openapi_document(app)
+    app.openapi = lambda: document  # type: ignore[method-assign]
     return app
 
 
@@ -134,11 +150,13 @@ async def _database_refused(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
     # 40001 serialization failure / replica recovery conflict, 40P01 deadlock, 55P03 lock
-    # not available (lock_timeout): nothing was written, the same request can succeed.
-    if exc.connection_invalidated or sqlstate in {"40001", "40P01", "55P03"}:
+    # not available (lock_timeout), 57014 statement_timeout: nothing was written, the same
+    # request can succeed.
+    if exc.connection_invalidated or sqlstate in {"40001", "40P01", "55P03", "57014"}:
         logger.warning("database busy on %s %s: %s", request.method, request.url.path, exc.orig)
-        body = {"error": {"status": 503, "message": "the database was busy or unreachable; retry"}}
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+        return await _xapi_error(
+            request, ServiceUnavailable("the database was busy or unreachable; retry")
+        )
     if isinstance(exc, IntegrityError) or sqlstate.startswith("23"):
         error: XAPIError = Conflict("a concurrent request changed the same record; try again")
     elif isinstance(exc, DataError) or sqlstate.startswith("22"):
@@ -146,12 +164,6 @@ async def _database_refused(request: Request, exc: Exception) -> JSONResponse:
             "a value is too long, out of range or holds a character the database cannot store"
         )
     else:
-        return await _unexpected_error(request, exc)
+        raise exc  # the service's fault: RequestMiddleware answers 500
     logger.warning("database refused %s %s: %s", request.method, request.url.path, exc.orig)
     return await _xapi_error(request, error)
-
-
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    body = {"error": {"status": 500, "message": "internal error; the request changed nothing"}}
-    return JSONResponse(body, status_code=500)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth import service as auth_service
 from lrs.db import create_engine, create_sessionmaker, migrate
 from lrs.errors import BadRequest, XAPIError
+from lrs.logs import log_config
 from lrs.settings import Settings
 from tenancy import service as tenancy
 from tenancy.retention import run_retention
@@ -91,8 +92,10 @@ def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="info",
+        log_config=log_config("info"),
+        access_log=False,  # RequestMiddleware writes the access log, with request ids
         proxy_headers=True,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

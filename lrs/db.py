@@ -64,7 +64,9 @@ def dialect_insert(session: AsyncSession, table: Table) -> Any:
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+def create_engine(database_url: str, statement_timeout: float = 0) -> AsyncEngine:
+    """An engine; on PostgreSQL `statement_timeout` seconds (0: none) bound each statement,
+    so a request the service gave up on does not keep the database busy."""
     if database_url.startswith("sqlite"):
         engine = create_async_engine(database_url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -79,7 +81,12 @@ def create_engine(database_url: str) -> AsyncEngine:
         database_url,
         pool_size=10,
         max_overflow=10,
-        connect_args={"server_settings": {"jit": "off"}},
+        connect_args={
+            "server_settings": {
+                "jit": "off",
+                "statement_timeout": str(round(statement_timeout * 1000)),
+            }
+        },
     )
 
 

@@ -50,5 +50,29 @@ class PreconditionFailed(XAPIError):
     status_code = 412
 
 
+class RequestTimeout(XAPIError):
+    status_code = 408
+
+
 class PayloadTooLarge(XAPIError):
     status_code = 413
+
+
+class TooManyRequests(XAPIError):
+    """Over the credential's rate; `retry_after` seconds until a request would pass."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.headers["Retry-After"] = str(max(1, round(retry_after + 0.5)))
+
+
+class ServiceUnavailable(XAPIError):
+    """Nothing was changed and the same request may succeed later."""
+
+    status_code = 503
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message, field)
+        self.headers["Retry-After"] = "1"

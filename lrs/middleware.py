@@ -1,5 +1,7 @@
-"""xAPI protocol rules that hold for every resource, as plain ASGI middleware.
+"""Rules that hold for every request, as plain ASGI middleware.
 
+- `RequestMiddleware` (outermost): the request id, the deadline, the access log line, and the
+  500 for anything no handler turned into an answer.
 - `XAPIVersionMiddleware`: `X-Experience-API-Version` on every request (but /about) and response,
   `X-Experience-API-Consistent-Through` on every Statement resource response, the body size limit.
 - `AlternateRequestSyntaxMiddleware`: xAPI 1.0.3's `?method=` form posts, rewritten into the
@@ -8,13 +10,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from lrs.errors import BadRequest, PayloadTooLarge, XAPIError
+from lrs.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    RequestTimeout,
+    ServiceUnavailable,
+    XAPIError,
+)
+from lrs.logs import REQUEST_ID, REQUEST_ID_HEADER, elapsed_ms, request_id_for
 from lrs.versions import VERSION_HEADER, XAPIVersion, parse_version_header
 
 Scope = MutableMapping[str, Any]
@@ -48,6 +60,96 @@ async def send_error(send: Send, error: XAPIError, headers: list[tuple[bytes, by
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+access_log = logging.getLogger("lrs.access")
+error_log = logging.getLogger("lrs")
+
+
+class RequestMiddleware:
+    """Gives each request an id (answered in X-Request-ID, written into its log lines), a
+    deadline (`timeout` seconds, 0 for none) and one access log line. A request past its
+    deadline is a 408 while the client is still sending its body, else a 503; either way its
+    transaction is rolled back, as the task running it is cancelled. An exception no handler
+    answered is a 500 that says nothing of the exception."""
+
+    def __init__(self, app: ASGIApp, timeout: float) -> None:
+        self.app = app
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_for(_header(scope, REQUEST_ID_HEADER.lower().encode()))
+        token = REQUEST_ID.set(request_id)
+        status = 0
+        receiving = False
+
+        async def receive_tracked() -> Message:
+            nonlocal receiving
+            receiving = True  # still set if the deadline cancels the wait
+            message = await receive()
+            receiving = False
+            return message
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (REQUEST_ID_HEADER.lower().encode(), request_id.encode()),
+                ]
+            await send(message)
+
+        def own_answer(error: XAPIError) -> Awaitable[None]:
+            headers = _encoded(error.headers)
+            version = scope.get("state", {}).get("xapi_version")
+            if version is not None:
+                headers.append((VERSION_HEADER.lower().encode(), version.value.encode()))
+            return send_error(send_tracked, error, headers)
+
+        try:
+            async with asyncio.timeout(self.timeout or None):
+                await self.app(scope, receive_tracked, send_tracked)
+        except TimeoutError:
+            if status == 0:
+                error: XAPIError = (
+                    RequestTimeout("the request body did not arrive in time", "body")
+                    if receiving
+                    else ServiceUnavailable(f"the request took longer than {self.timeout:g} s")
+                )
+                await own_answer(error)
+        except Exception:
+            error_log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            if status == 0:
+                await own_answer(_InternalError("internal error; the request changed nothing"))
+        finally:
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": elapsed_ms(started),
+                    "client": (scope.get("client") or ("", 0))[0],
+                    "credential": scope.get("state", {}).get("credential"),
+                },
+            )
+            REQUEST_ID.reset(token)
+
+
+class _InternalError(XAPIError):
+    status_code = 500
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -34,8 +34,18 @@ class Settings(BaseSettings):
     max_request_bytes: int = 64 * 1024 * 1024
     max_batch_statements: int = 1000
     max_document_bytes: int = 16 * 1024 * 1024
+    max_attachment_bytes: int = 32 * 1024 * 1024
     # The largest page a statement query returns; `limit=0` means this (Communication 2.1.3).
     max_query_limit: int = 500
+    # A request not answered within this many seconds is answered 408 (body still arriving)
+    # or 503 and changes nothing; on PostgreSQL it also bounds each statement. 0: no limit.
+    request_timeout_seconds: float = 30.0
+    # On SIGTERM the server stops accepting and lets requests in flight finish this long.
+    shutdown_grace_seconds: int = 30
+    # Requests per second a credential may make, per server process (0: no limit), with
+    # bursts of up to rate_limit_burst requests; past it, 429 with Retry-After.
+    rate_limit_per_second: float = 0.0
+    rate_limit_burst: int = 100
     # How long a verified Basic credential is trusted before its slow hash is checked again.
     credential_cache_seconds: float = 60.0
     # Signs the bearer tokens of /oauth/token; every instance of one LRS shares it.

@@ -15,7 +15,9 @@ class XAPIVersion(StrEnum):
     V2 = "2.0.0"
 
 
-_HEADER = re.compile(r"^(1\.0|2\.0)(\.\d+)?$")
+# 1.0, 1.0.x, 2.0, 2.0.x; also the OpenAPI document's pattern for the header.
+VERSION_PATTERN = r"^(1\.0|2\.0)(\.[0-9]+)?$"
+_HEADER = re.compile(VERSION_PATTERN)
 
 
 def parse_version_header(value: str | None) -> XAPIVersion:

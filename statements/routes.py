@@ -58,6 +58,7 @@ async def put_statement(
         content_type=request.headers.get("content-type"),
         body=await request.body(),
         max_batch=request.app.state.settings.max_batch_statements,
+        max_attachment_bytes=request.app.state.settings.max_attachment_bytes,
         statement_id=query.statement_id,
     )
     await session.commit()
@@ -77,6 +78,7 @@ async def post_statements(
         content_type=request.headers.get("content-type"),
         body=await request.body(),
         max_batch=request.app.state.settings.max_batch_statements,
+        max_attachment_bytes=request.app.state.settings.max_attachment_bytes,
     )
     await session.commit()
     return Response(json.dumps(ids), media_type="application/json")

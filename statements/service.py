@@ -77,6 +77,7 @@ async def store_statements(
     content_type: str | None,
     body: bytes,
     max_batch: int,
+    max_attachment_bytes: int,
     statement_id: uuid.UUID | None = None,
 ) -> list[str]:
     """PUT (with `statement_id`) or POST of statements; returns their ids in request order.
@@ -85,6 +86,13 @@ async def store_statements(
     content it is a 409 and the whole request is rejected (nothing of it is written)."""
     principal.require(Scope.STATEMENTS_WRITE)
     json_part, parts = parse_statement_request(content_type, body)
+    for number, part in enumerate(parts, start=2):
+        if len(part.data) > max_attachment_bytes:
+            raise PayloadTooLarge(
+                f"attachment part {number} holds {len(part.data)} bytes; an attachment may "
+                f"hold at most {max_attachment_bytes}",
+                f"part {number}",
+            )
     payload = parse_json(json_part, "body")
     if statement_id is not None:
         payload = _with_put_id(payload, statement_id)

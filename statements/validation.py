@@ -242,6 +242,13 @@ def parse_json(raw: bytes | str, field: str) -> Any:
         raise BadRequest(f"{field}: not valid JSON: {error}", field=field) from None
     except RecursionError:
         raise BadRequest(f"{field}: the JSON is nested too deeply", field=field) from None
+    if "\\u0000" in text and (where := _nul_path(value, "")) is not None:
+        # PostgreSQL text cannot hold U+0000; refused alike on both back ends.
+        raise BadRequest(
+            f"{field}: the string at {where or 'the top'} holds U+0000 (NUL), which a stored "
+            "statement cannot hold",
+            field=field,
+        )
     if "\\ud" in text or "\\uD" in text:
         # A lone surrogate escape parses but cannot be stored as UTF-8 text.
         try:
@@ -252,6 +259,25 @@ def parse_json(raw: bytes | str, field: str) -> Any:
                 field=field,
             ) from None
     return value
+
+
+def _nul_path(value: Any, path: str) -> str | None:
+    """Where the first string (or property name) holding U+0000 is, if one does."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, list):
+        items: Any = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    elif isinstance(value, dict):
+        for key in value:
+            if "\x00" in key:
+                return f"{path}.{key!r}"
+        items = ((f"{path}.{key}", item) for key, item in value.items())
+    else:
+        return None
+    for item_path, item in items:
+        if (found := _nul_path(item, item_path)) is not None:
+            return found
+    return None
 
 
 # --- building blocks ----------------------------------------------------------------------

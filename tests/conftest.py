@@ -8,6 +8,7 @@ when it cannot be reached the PostgreSQL tests fail rather than skip.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -103,14 +104,21 @@ def settings(database_url: str) -> Settings:
     return Settings(environment="test", database_url=database_url, admin_key=None)
 
 
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The app, started, for the length of the block; the records it wrote are deleted."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
         async with app.state.engine.begin() as connection:
             for table in TABLES_TO_EMPTY:
                 await connection.exec_driver_sql(f"DELETE FROM {table}")  # noqa: S608
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    async with running_app(settings) as app:
+        yield app
 
 
 async def make_credential(

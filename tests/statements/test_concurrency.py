@@ -39,6 +39,7 @@ async def _store(session: AsyncSession, app: FastAPI, principal: Principal, body
         content_type="application/json",
         body=json.dumps(body).encode(),
         max_batch=1000,
+        max_attachment_bytes=1024,
     )
 
 

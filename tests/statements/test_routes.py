@@ -95,6 +95,15 @@ class TestPost:
         assert response.status_code == 200
         assert len(response.json()) == 1
 
+    async def test_nul_is_refused_on_every_back_end(self, client: httpx.AsyncClient) -> None:
+        """A string holding U+0000 cannot be stored as PostgreSQL text, so neither back end
+        stores it: a 400 that says where it is, not one back end storing what another
+        refuses."""
+        body = statement(result={"response": "before\u0000after"})
+        response = await post(client, body)
+        assert response.status_code == 400
+        assert ".result.response" in response.json()["error"]["message"]
+
     async def test_one_bad_statement_rejects_whole_batch(self, client: httpx.AsyncClient) -> None:
         """Communication 3.2.s3.b9: one invalid statement rejects the batch; nothing is stored."""
         batch = [with_id() for _ in range(99)] + [statement(actor={"name": "no ifi"})]
