@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest openapi bench clean
+.PHONY: run test lint typecheck pytest openapi bench crash-test fuzz clean
 
 $(BIN)/lrs: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,17 @@ pytest: $(BIN)/lrs
 # Needs PostgreSQL at 127.0.0.1:5432; BENCH_ARGS e.g. "--statements 100000 --backends sqlite".
 bench: $(BIN)/lrs
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# SIGKILLs a loaded server again and again, then counts what was lost; CRASH_ARGS e.g.
+# "--backends sqlite --kills 3". Needs PostgreSQL at 127.0.0.1:5432.
+crash-test: $(BIN)/lrs
+	$(BIN)/python -m bench.crash $(CRASH_ARGS)
+
+# Schemathesis against openapi/openapi.json and a live server on each back end; FUZZ_ARGS
+# e.g. "--backends sqlite --examples 10". Needs PostgreSQL at 127.0.0.1:5432.
+fuzz: $(BIN)/lrs
+	$(BIN)/pip install --quiet -e '.[dev,fuzz]'
+	$(BIN)/python -m bench.fuzz $(FUZZ_ARGS)
 
 openapi: $(BIN)/lrs
 	$(BIN)/lrs openapi > openapi/openapi.json

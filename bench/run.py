@@ -80,14 +80,19 @@ def tenant_of(index: int) -> int:
     return 0 if bucket == 0 else 1 if bucket <= 6 else 2
 
 
-async def fresh_database(backend: str, stamp: str) -> str:
+async def fresh_database(backend: str, stamp: str) -> tuple[str, AsyncEngine]:
+    """A new database at the newest schema: its URL and an engine on it."""
     if backend == "sqlite":
         path = Path("/tmp") / f"lrs-bench-{stamp}.db"  # noqa: S108 - scratch benchmark file
-        return f"sqlite+aiosqlite:///{path}"
-    admin = await asyncpg.connect(POSTGRES.replace("+asyncpg", "") + "/postgres")
-    await admin.execute(f'CREATE DATABASE "lrs_bench_{stamp}"')
-    await admin.close()
-    return f"{POSTGRES}/lrs_bench_{stamp}"
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        admin = await asyncpg.connect(POSTGRES.replace("+asyncpg", "") + "/postgres")
+        await admin.execute(f'CREATE DATABASE "lrs_bench_{stamp}"')
+        await admin.close()
+        url = f"{POSTGRES}/lrs_bench_{stamp}"
+    engine = create_engine(url)
+    await migrate(engine)
+    return url, engine
 
 
 async def drop_database(url: str) -> None:
@@ -356,9 +361,7 @@ async def documents(server: Server, writer: Writer, options: Options) -> dict[st
 
 
 async def bench_backend(backend: str, options: Options, stamp: str) -> dict[str, Any]:
-    url = await fresh_database(backend, stamp)
-    engine = create_engine(url)
-    await migrate(engine)
+    url, engine = await fresh_database(backend, stamp)
     corpus = Corpus()
     server = Server(url, options.port, options.workers, RESULTS / f"{stamp}-{backend}.log")
     try:

@@ -44,6 +44,13 @@ _ERROR_SCHEMA = {
         }
     },
 }
+# RFC 6749 5.2: the token endpoint answers its own errors the way OAuth clients parse them.
+_OAUTH_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+}
+_OAUTH_PATH = "/oauth/token"
 _ANY_DOCUMENT = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
 _OPEN = ("/health", "/xapi/about")  # no credentials
 # (path prefix, methods, the resource's own errors)
@@ -84,7 +91,10 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation["responses"]
     responses.pop("422", None)
     codes = {500, 503}
-    if path not in _OPEN:
+    if path == _OAUTH_PATH:
+        codes |= {400, 401}
+        operation["security"] = [{"basic": []}]
+    elif path not in _OPEN:
         codes |= {400, 401, 403, 429}
         operation["security"] = [{"basic": []}, {"bearer": []}]
     has_body = "requestBody" in operation or (path in _DOCUMENT_PATHS and method in {"put", "post"})
@@ -94,9 +104,12 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
         if path.startswith(prefix) and method in methods:
             codes |= set(own)
     for code in sorted(codes):
+        oauth = path == _OAUTH_PATH and code in {400, 401}
         responses[str(code)] = {
             "description": _REASONS[code],
-            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+            "content": {
+                "application/json": {"schema": _OAUTH_ERROR_SCHEMA if oauth else _ERROR_SCHEMA}
+            },
         }
     if path.startswith("/xapi/") and path != "/xapi/about":
         operation.setdefault("parameters", []).append(

@@ -1,6 +1,11 @@
-"""Query parameter rules shared by every xAPI resource."""
+"""Request parameter rules shared by the resources."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from lrs.errors import BadRequest
 
@@ -16,3 +21,19 @@ def check_parameter_names(names: list[str], allowed: tuple[str, ...]) -> None:
         if name in seen:
             raise BadRequest(f"parameter {name!r} is given more than once", name)
         seen.add(name)
+
+
+def _iso_8601(value: Any) -> Any:
+    """Only ISO 8601 text: Pydantic alone also takes numbers, and numeric text, as Unix time."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date and time, as text")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 date and time") from None
+
+
+# A date and time in a request body or query string of the admin API.
+Timestamp = Annotated[datetime, BeforeValidator(_iso_8601)]

@@ -3,12 +3,11 @@ retention. Thin: parse, check the scope, call the service, commit, answer."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from auth.dependencies import CurrentPrincipal
 from auth.models import Principal, Scope
@@ -16,6 +15,7 @@ from auth.service import MAX_RETENTION_DAYS
 from auth.store import TenantRow
 from lrs.db import DbSession
 from lrs.errors import PayloadTooLarge
+from lrs.params import Timestamp
 from tenancy import service
 from tenancy.service import Actor, CredentialRequest, ErasureRequest
 
@@ -41,13 +41,13 @@ class TenantCreate(BaseModel):
     name: str
     # Default: the calling credential's own tenant.
     parent: str | None = None
-    retention_days: int | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS)
+    retention_days: StrictInt | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS)
 
 
 class TenantUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    retention_days: int | None = Field(ge=1, le=MAX_RETENTION_DAYS)
+    retention_days: StrictInt | None = Field(ge=1, le=MAX_RETENTION_DAYS)
 
 
 @router.get("/tenants")
@@ -203,7 +203,7 @@ async def audit_log(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
-    since: datetime | None = None,
+    since: Timestamp | None = None,
     action: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import service as auth_service
@@ -25,6 +25,7 @@ from auth.models import Principal, Role, Scope
 from auth.store import CredentialRow, TenantRow
 from documents import service as documents_service
 from lrs.errors import BadRequest, NotFound
+from lrs.params import Timestamp
 from statements import service as statements_service
 from statements.validation import agent_ifi, validate_agent
 from tenancy import store
@@ -179,11 +180,11 @@ class CredentialRequest(BaseModel):
     tenant: str
     role: Role | None = None
     scopes: list[Scope] = []
-    rollup: bool | None = None
+    rollup: StrictBool | None = None
     key: str | None = Field(default=None, min_length=1, max_length=200)
     secret: str | None = Field(default=None, min_length=8, max_length=200)
     name: str | None = Field(default=None, max_length=200)
-    expires_at: datetime | None = None
+    expires_at: Timestamp | None = None
 
 
 async def create_credential(
@@ -326,11 +327,16 @@ def parse_directory(content_type: str | None, body: bytes) -> list[tuple[str, An
             raise BadRequest("a JSON directory is an array of entries", "body")
         return [(f"body[{position}]", entry) for position, entry in enumerate(entries)]
     if media in ("text/csv", "application/csv"):
-        reader = csv.DictReader(io.StringIO(text))
-        missing = {"external_id"} - set(reader.fieldnames or ())
-        if missing:
-            raise BadRequest("the CSV header needs an external_id column", "body")
-        return [(f"line {reader.line_num}", _csv_entry(row)) for row in reader]
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            missing = {"external_id"} - set(reader.fieldnames or ())
+            if missing:
+                raise BadRequest("the CSV header needs an external_id column", "body")
+            return [(f"line {reader.line_num}", _csv_entry(row)) for row in reader]
+        except csv.Error as error:
+            raise BadRequest(
+                f"not CSV (RFC 4180) at line {reader.line_num}: {error}", "body"
+            ) from None
     raise BadRequest("send the directory as application/json or text/csv", "Content-Type")
 
 

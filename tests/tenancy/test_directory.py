@@ -87,6 +87,8 @@ async def test_json_import_upserts_by_external_id(group: Group) -> None:
             "body[1].agents[0]",
         ),
         ("application/json", '{"external_id": "x"}', "body"),
+        # What the csv module refuses (was a 500, found by make fuzz).
+        ("text/csv", "external_id\n" + "x" * 200_000 + "\n", "body"),
         ("text/plain", "hello", "Content-Type"),
     ],
 )

@@ -105,6 +105,36 @@ async def test_out_of_range_admin_input_is_a_4xx(
     assert 400 <= response.status_code < 500, response.text
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "params", "field"),
+    [
+        ("GET", "/admin/audit", None, {"since": "0.5"}, "query.since"),
+        ("PATCH", "/admin/tenants/{sub-a}", {"retention_days": True}, {}, "body.retention_days"),
+        ("PATCH", "/admin/tenants/{sub-a}", {"retention_days": 30.0}, {}, "body.retention_days"),
+        ("POST", "/admin/credentials", {"rollup": "yes"}, {}, "body.rollup"),
+        ("POST", "/admin/credentials", {"expires_at": 1_900_000_000}, {}, "body.expires_at"),
+    ],
+)
+async def test_admin_input_is_taken_as_typed(
+    group: Group,
+    method: str,
+    path: str,
+    body: dict[str, object] | None,
+    params: dict[str, str],
+    field: str,
+) -> None:
+    """No coercion (found by make fuzz): a time is ISO 8601 text, not a Unix time; a number
+    of days an integer; a flag true or false, not "yes"."""
+    if body is not None and path == "/admin/credentials":
+        body = {"tenant": group.names["sub-a"], **body}
+    async with group.admin_client() as admin:
+        response = await admin.request(
+            method, path.replace("{sub-a}", group.names["sub-a"]), json=body, params=params
+        )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["field"] == field
+
+
 async def test_a_nul_in_a_token_request_is_not_a_500(group: Group) -> None:
     async with client_for(group.app, None) as client:
         response = await client.post(
