@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.limits import RateLimiter
+from auth.limits import RateLimiter, counting_failures
 from auth.models import Principal
 from auth.service import Authenticator
 from lrs.db import get_session
@@ -17,11 +17,16 @@ async def get_principal(
     request: Request, session: Annotated[AsyncSession, Depends(get_session)]
 ) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
-    principal = await authenticator.authenticate(session, request.headers.get("authorization"))
+    with counting_failures(request.app.state.failed_logins, client_of(request)):
+        principal = await authenticator.authenticate(session, request.headers.get("authorization"))
     request.state.credential = principal.key  # for the access log
     limiter: RateLimiter = request.app.state.rate_limiter
     limiter.admit(principal.key)
     return principal
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -7,11 +7,15 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import tokens
+from auth.dependencies import client_of
+from auth.limits import counting_failures
+from auth.models import Principal
 from auth.service import Authenticator, parse_scopes
 from lrs.db import DbSession
-from lrs.errors import BadRequest, Unauthorized
+from lrs.errors import BadRequest, TooManyRequests, Unauthorized
 
 router = APIRouter(tags=["auth"])
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -62,18 +66,14 @@ async def issue_token(request: Request, session: DbSession) -> JSONResponse:
         )
     authenticator: Authenticator = request.app.state.authenticator
     try:
-        if "client_id" in form:
-            principal = await authenticator.verify_basic(
-                session, form["client_id"], form.get("client_secret", "")
-            )
-        else:
-            authorization = request.headers.get("authorization") or ""
-            if not authorization.lower().startswith("basic "):
-                # A token must not buy another token: that would outlive any expiry.
-                raise Unauthorized("authenticate the client with HTTP Basic", "Authorization")
-            principal = await authenticator.authenticate(session, authorization)
+        with counting_failures(request.app.state.failed_logins, client_of(request)):
+            principal = await _client_principal(request, session, authenticator, form)
     except Unauthorized as error:
         return _oauth_error(401, "invalid_client", error.message)
+    except TooManyRequests as error:
+        response = _oauth_error(429, "slow_down", error.message)
+        response.headers.update(error.headers)
+        return response
     try:
         asked = frozenset(parse_scopes(form.get("scope", ""), "scope")) or principal.scopes
     except BadRequest as error:
@@ -94,3 +94,18 @@ async def issue_token(request: Request, session: DbSession) -> JSONResponse:
         },
         headers=_NO_STORE,
     )
+
+
+async def _client_principal(
+    request: Request, session: AsyncSession, authenticator: Authenticator, form: dict[str, str]
+) -> Principal:
+    """RFC 6749 2.3.1: client_id / client_secret in the form, or HTTP Basic."""
+    if "client_id" in form:
+        return await authenticator.verify_basic(
+            session, form["client_id"], form.get("client_secret", "")
+        )
+    authorization = request.headers.get("authorization") or ""
+    if not authorization.lower().startswith("basic "):
+        # A token must not buy another token: that would outlive any expiry.
+        raise Unauthorized("authenticate the client with HTTP Basic", "Authorization")
+    return await authenticator.authenticate(session, authorization)

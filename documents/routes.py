@@ -18,7 +18,7 @@ from auth.dependencies import CurrentPrincipal
 from documents import service
 from documents.service import DocumentKind, DocumentScope, Preconditions, parse_etags
 from documents.store import StoredDocument
-from lrs.db import DbSession
+from lrs.db import DbSession, commit
 from lrs.errors import BadRequest, PayloadTooLarge
 from lrs.params import check_parameter_names
 from lrs.routing import documented_parameters
@@ -158,7 +158,7 @@ def _handlers(resource: DocumentResource) -> dict[str, Handler]:
             content=await _body(request),
             preconditions=_preconditions(request),
         )
-        await session.commit()
+        await commit(session)
         return Response(status_code=204, headers={"ETag": f'"{document.etag}"'})
 
     async def delete(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
@@ -169,7 +169,7 @@ def _handlers(resource: DocumentResource) -> dict[str, Handler]:
             await service.delete_document(
                 session, principal, target.scope, target.document_id, _preconditions(request)
             )
-        await session.commit()
+        await commit(session)
         return Response(status_code=204)
 
     return {"get": get, "write": write, "delete": delete}

@@ -20,7 +20,7 @@ from documents import routes as document_routes
 from lrs import routes
 from lrs.db import create_engine, create_sessionmaker
 from lrs.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, XAPIError
-from lrs.logs import REQUEST_ID_HEADER
+from lrs.logs import REQUEST_ID_HEADER, route_of
 from lrs.middleware import (
     CONSISTENT_THROUGH,
     AlternateRequestSyntaxMiddleware,
@@ -54,11 +54,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         app.state.read_engine = read_engine
         app.state.read_sessionmaker = create_sessionmaker(read_engine)
-        async with retention_loop(app.state.sessionmaker, settings.retention_interval_seconds):
+        # The server's own timers work without the requests' statement timeout: a month of
+        # retention can take longer. Connections are opened as used, so this is one or two.
+        maintenance_engine = create_engine(settings.database_url)
+        maintenance = create_sessionmaker(maintenance_engine)
+        async with retention_loop(maintenance, settings.retention_interval_seconds):
             try:
                 yield
             finally:
                 await engine.dispose()
+                await maintenance_engine.dispose()
                 if read_engine is not engine:
                     await read_engine.dispose()
 
@@ -72,7 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.authenticator = Authenticator(
         settings.public_url, settings.credential_cache_seconds, settings.token_secret
     )
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.state.rate_limiter = RateLimiter(
+        settings.rate_limit_per_second, settings.rate_limit_burst, "requests"
+    )
+    app.state.failed_logins = RateLimiter(
+        settings.failed_logins_per_minute / 60, settings.failed_logins_burst, "failed logins"
+    )
     app.state.statement_hooks = StatementHooks(identities=[known_identities])
 
     app.add_exception_handler(XAPIError, _xapi_error)
@@ -86,13 +96,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(tenancy_routes.router)
 
-    # Added innermost first: CORS answers preflights before any xAPI rule applies.
+    # Added innermost first: the request middleware's own answers (408, 503, 500) carry
+    # CORS headers too, and CORS answers preflights before any xAPI rule applies.
     for middleware in (XAPIVersionMiddleware, AlternateRequestSyntaxMiddleware):
         app.add_middleware(
             middleware,
             max_request_bytes=settings.max_request_bytes,
             default_version=settings.default_xapi_version,
         )
+    app.add_middleware(RequestMiddleware, timeout=settings.request_timeout_seconds)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -104,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "If-Match",
             "If-None-Match",
             "Accept-Language",
+            REQUEST_ID_HEADER,
         ],
         expose_headers=[
             "ETag",
@@ -114,7 +127,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Retry-After",
         ],
     )
-    app.add_middleware(RequestMiddleware, timeout=settings.request_timeout_seconds)
     document = openapi_document(app)
     app.openapi = lambda: document  # type: ignore[method-assign]
     return app
@@ -152,8 +164,12 @@ async def _database_refused(request: Request, exc: Exception) -> JSONResponse:
     # 40001 serialization failure / replica recovery conflict, 40P01 deadlock, 55P03 lock
     # not available (lock_timeout), 57014 statement_timeout: nothing was written, the same
     # request can succeed.
-    if exc.connection_invalidated or sqlstate in {"40001", "40P01", "55P03", "57014"}:
-        logger.warning("database busy on %s %s: %s", request.method, request.url.path, exc.orig)
+    # The log names the error, not its text: that may quote a value of the request.
+    what = f"{type(exc.orig).__name__} {sqlstate}".strip()
+    # SQLite: another connection held the write lock past the busy timeout.
+    locked = "database is locked" in str(exc.orig)
+    if exc.connection_invalidated or locked or sqlstate in {"40001", "40P01", "55P03", "57014"}:
+        logger.warning("database busy on %s %s: %s", request.method, route_of(request.scope), what)
         return await _xapi_error(
             request, ServiceUnavailable("the database was busy or unreachable; retry")
         )
@@ -165,5 +181,5 @@ async def _database_refused(request: Request, exc: Exception) -> JSONResponse:
         )
     else:
         raise exc  # the service's fault: RequestMiddleware answers 500
-    logger.warning("database refused %s %s: %s", request.method, request.url.path, exc.orig)
+    logger.warning("database refused %s %s: %s", request.method, route_of(request.scope), what)
     return await _xapi_error(request, error)

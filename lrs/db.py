@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -67,20 +68,26 @@ def dialect_insert(session: AsyncSession, table: Table) -> Any:
 def create_engine(database_url: str, statement_timeout: float = 0) -> AsyncEngine:
     """An engine; on PostgreSQL `statement_timeout` seconds (0: none) bound each statement,
     so a request the service gave up on does not keep the database busy."""
+    # hide_parameters: a database error's text (which may reach a log) never holds values
+    # of statements or credentials.
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            database_url, connect_args={"timeout": 30}, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # No JIT: it compiles every statement whose estimated cost passes jit_above_cost, as the
     # statement write's does: ~10 ms of backend CPU for a statement that runs in one.
-    # Plans stay per execution (plan_cache_mode auto): a plan kept per connection, made while
-    # a table was small, stays a sequential scan of it as it grows until the next ANALYZE.
+    # plan_cache_mode stays auto (PostgreSQL keeps a prepared statement's plan only when it
+    # costs no more than planning each time): forcing a kept plan, made while a table was
+    # small, left a sequential scan of it as it grew, until the next ANALYZE.
     # No pre-ping: it costs three round trips per request. A connection the server dropped
     # fails its request once (503, see lrs.app) and the pool replaces it.
     return create_async_engine(
         database_url,
         pool_size=10,
         max_overflow=10,
+        hide_parameters=True,
         connect_args={
             "server_settings": {
                 "jit": "off",
@@ -102,6 +109,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+# The request's deadline (set by lrs.middleware.RequestMiddleware); a commit lifts it.
+DEADLINE = contextvars.ContextVar[asyncio.Timeout | None]("deadline", default=None)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commits a request's transaction. From here its deadline no longer applies: a COMMIT
+    cut short could have reached the database, and the request answered 503 all the same.
+    A request whose deadline passed before does not commit."""
+    deadline = DEADLINE.get()
+    if deadline is not None:
+        if deadline.expired():
+            raise asyncio.CancelledError
+        deadline.reschedule(None)
+    await session.commit()
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -6,6 +6,7 @@ The body always names the rule that was broken and, where there is one, the fiel
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 
@@ -65,7 +66,7 @@ class TooManyRequests(XAPIError):
 
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
-        self.headers["Retry-After"] = str(max(1, round(retry_after + 0.5)))
+        self.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
 
 
 class ServiceUnavailable(XAPIError):

@@ -2,9 +2,9 @@
 
 The request id comes from the client's `X-Request-ID` when that is a plain token (so a call
 can be followed through a load balancer and the LMS that made it), else it is made here; it
-is answered in `X-Request-ID` and written into every log line of the request. No log line
-holds a header, a query string or a body: credentials, learners' identifiers and statements
-stay out of the logs.
+is answered in `X-Request-ID` and written into every log line of the request. Log lines hold
+no header, query string, body, database parameter or path of the admin API (its route's
+template instead): credentials, learners' identifiers and statements stay out of the logs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,12 +76,19 @@ def log_config(level: str) -> dict[str, Any]:
                 "stream": "ext://sys.stderr",
             }
         },
+        "root": {"handlers": ["stderr"], "level": "WARNING"},
         "loggers": {
             "lrs": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "uvicorn.access": {"handlers": [], "propagate": False},
         },
     }
+
+
+def route_of(scope: Mapping[str, Any]) -> str:
+    """The route's template once routed, else the path: paths of the admin API name tenants
+    and people, their templates do not."""
+    return getattr(scope.get("route"), "path", None) or str(scope["path"])
 
 
 def elapsed_ms(started: float) -> float:

@@ -1,7 +1,7 @@
 """Rules that hold for every request, as plain ASGI middleware.
 
-- `RequestMiddleware` (outermost): the request id, the deadline, the access log line, and the
-  500 for anything no handler turned into an answer.
+- `RequestMiddleware` (inside CORS only): the request id, the deadline, the access log line,
+  and the 500 for anything no handler turned into an answer.
 - `XAPIVersionMiddleware`: `X-Experience-API-Version` on every request (but /about) and response,
   `X-Experience-API-Consistent-Through` on every Statement resource response, the body size limit.
 - `AlternateRequestSyntaxMiddleware`: xAPI 1.0.3's `?method=` form posts, rewritten into the
@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from lrs.db import DEADLINE
 from lrs.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -26,7 +27,7 @@ from lrs.errors import (
     ServiceUnavailable,
     XAPIError,
 )
-from lrs.logs import REQUEST_ID, REQUEST_ID_HEADER, elapsed_ms, request_id_for
+from lrs.logs import REQUEST_ID, REQUEST_ID_HEADER, elapsed_ms, request_id_for, route_of
 from lrs.versions import VERSION_HEADER, XAPIVersion, parse_version_header
 
 Scope = MutableMapping[str, Any]
@@ -70,8 +71,9 @@ class RequestMiddleware:
     """Gives each request an id (answered in X-Request-ID, written into its log lines), a
     deadline (`timeout` seconds, 0 for none) and one access log line. A request past its
     deadline is a 408 while the client is still sending its body, else a 503; either way its
-    transaction is rolled back, as the task running it is cancelled. An exception no handler
-    answered is a 500 that says nothing of the exception."""
+    transaction is rolled back, as the task running it is cancelled (a request that began to
+    commit is no longer bound by it: lrs.db.commit). An exception no handler answered is a
+    500 that says nothing of the exception."""
 
     def __init__(self, app: ASGIApp, timeout: float) -> None:
         self.app = app
@@ -111,37 +113,44 @@ class RequestMiddleware:
                 headers.append((VERSION_HEADER.lower().encode(), version.value.encode()))
             return send_error(send_tracked, error, headers)
 
+        deadline = asyncio.timeout(self.timeout or None)
         try:
-            async with asyncio.timeout(self.timeout or None):
+            async with deadline:
+                DEADLINE.set(deadline)  # lrs.db.commit lifts it
                 await self.app(scope, receive_tracked, send_tracked)
-        except TimeoutError:
-            if status == 0:
-                error: XAPIError = (
+        except Exception as failure:
+            if isinstance(failure, TimeoutError) and deadline.expired():
+                answer: XAPIError = (
                     RequestTimeout("the request body did not arrive in time", "body")
                     if receiving
                     else ServiceUnavailable(f"the request took longer than {self.timeout:g} s")
                 )
-                await own_answer(error)
-        except Exception:
-            error_log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            else:  # a fault of the service (its own timeouts included)
+                error_log.exception("unexpected error on %s %s", scope["method"], route_of(scope))
+                answer = _InternalError("internal error")
             if status == 0:
-                await own_answer(_InternalError("internal error; the request changed nothing"))
+                await own_answer(answer)
         finally:
-            access_log.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": elapsed_ms(started),
-                    "client": (scope.get("client") or ("", 0))[0],
-                    "credential": scope.get("state", {}).get("credential"),
-                },
-            )
+            self._log(scope, status, started)
             REQUEST_ID.reset(token)
+
+    @staticmethod
+    def _log(scope: Scope, status: int, started: float) -> None:
+        path = route_of(scope)
+        access_log.info(
+            "%s %s %s",
+            scope["method"],
+            path,
+            status,
+            extra={
+                "method": scope["method"],
+                "path": path,
+                "status": status,
+                "duration_ms": elapsed_ms(started),
+                "client": (scope.get("client") or ("", 0))[0],
+                "credential": scope.get("state", {}).get("credential"),
+            },
+        )
 
 
 class _InternalError(XAPIError):
@@ -347,9 +356,9 @@ def _rewrite(scope: Scope, params: list[tuple[str, str]], body: bytes) -> tuple[
     if content and b"content-type" not in headers:
         headers[b"content-type"] = b"application/json"
     headers[b"content-length"] = str(len(content)).encode()
-    rewritten = dict(scope)
-    rewritten["method"] = method
-    rewritten["headers"] = list(headers.items())
-    rewritten["query_string"] = urlencode(query).encode()
-    rewritten["state"] = {**scope.get("state", {}), "alternate_syntax": True}
-    return rewritten, content
+    # In place: the request middleware reads the state (credential, version) back.
+    scope["method"] = method
+    scope["headers"] = list(headers.items())
+    scope["query_string"] = urlencode(query).encode()
+    scope.setdefault("state", {})["alternate_syntax"] = True
+    return scope, content

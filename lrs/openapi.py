@@ -25,8 +25,8 @@ _REASONS = {
     409: "Conflicts with what is stored: the message says what to do",
     412: "If-Match / If-None-Match does not hold for the stored document",
     413: "The request, a batch, an attachment or a document is over its limit",
-    429: "The credential is over its request rate; see Retry-After",
-    500: "A fault of the service; the request changed nothing",
+    429: "Over the credential's request rate, or the client's failed logins; see Retry-After",
+    500: "A fault of the service",
     503: "The database was busy or the request took too long; nothing changed, retry",
 }
 _ERROR_SCHEMA = {
@@ -92,7 +92,7 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
     responses.pop("422", None)
     codes = {500, 503}
     if path == _OAUTH_PATH:
-        codes |= {400, 401}
+        codes |= {400, 401, 429}
         operation["security"] = [{"basic": []}]
     elif path not in _OPEN:
         codes |= {400, 401, 403, 429}
@@ -104,7 +104,7 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
         if path.startswith(prefix) and method in methods:
             codes |= set(own)
     for code in sorted(codes):
-        oauth = path == _OAUTH_PATH and code in {400, 401}
+        oauth = path == _OAUTH_PATH and code in {400, 401, 429}
         responses[str(code)] = {
             "description": _REASONS[code],
             "content": {

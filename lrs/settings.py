@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # bursts of up to rate_limit_burst requests; past it, 429 with Retry-After.
     rate_limit_per_second: float = 0.0
     rate_limit_burst: int = 100
+    # Failed authentications a client address may make per minute, in bursts of up to the
+    # burst, before it gets 429 without its secret being checked (0: no limit).
+    failed_logins_per_minute: float = 60.0
+    failed_logins_burst: int = 60
     # How long a verified Basic credential is trusted before its slow hash is checked again.
     credential_cache_seconds: float = 60.0
     # Signs the bearer tokens of /oauth/token; every instance of one LRS shares it.

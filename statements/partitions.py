@@ -173,8 +173,6 @@ async def drop_month(connection: AsyncConnection, start: datetime) -> None:
     parent exclusively until the transaction ends; a write waiting longer than five
     seconds for the locks gives up (the drop is retried at the next run)."""
     await connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
-    # A month's id rows can be millions: no request's statement timeout applies to this.
-    await connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
     await connection.exec_driver_sql(
         f"LOCK TABLE {', '.join(_WRITE_LOCK_ORDER)} IN ACCESS EXCLUSIVE MODE"
     )

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from auth.dependencies import CurrentPrincipal
-from lrs.db import DbSession, ReadSession, read_through
+from lrs.db import DbSession, ReadSession, commit, read_through
 from lrs.errors import BadRequest, XAPIError
 from lrs.middleware import CONSISTENT_THROUGH, utc_timestamp
 from lrs.params import check_parameter_names
@@ -61,7 +61,7 @@ async def put_statement(
         max_attachment_bytes=request.app.state.settings.max_attachment_bytes,
         statement_id=query.statement_id,
     )
-    await session.commit()
+    await commit(session)
     return Response(status_code=204)
 
 
@@ -80,7 +80,7 @@ async def post_statements(
         max_batch=request.app.state.settings.max_batch_statements,
         max_attachment_bytes=request.app.state.settings.max_attachment_bytes,
     )
-    await session.commit()
+    await commit(session)
     return Response(json.dumps(ids), media_type="application/json")
 
 

@@ -491,6 +491,8 @@ async def drop_expired_months(
                 dropped[tenant] = dropped.get(tenant, 0) + count
     if dropped:
         await store.delete_unreferenced_attachments(session, sorted(dropped))
+        # Targets dropped with their month whose voiding statements are kept.
+        await store.restore_pending(session)
     return dropped
 
 

@@ -2,7 +2,8 @@
 
 Writes are multi-row statements (one round trip per batch on PostgreSQL, a handful on SQLite,
 never one per statement); statement ids are kept unique per tenant by `statement_ids`,
-registered with ON CONFLICT DO NOTHING before the statements themselves are inserted.
+registered (upserted in id order, see `_registration`) before the statements themselves are
+inserted.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from sqlalchemy import (
     delete,
     exists,
     false,
+    func,
+    insert,
     or_,
     select,
     text,
@@ -98,24 +101,27 @@ async def insert_statements(
 
     Also reads the tenant's canonical definitions of the Activities `definitions_of`, which
     a write that carries definitions needs next (on PostgreSQL in the same round trip)."""
-    # Voiding within the batch is settled here; by stored voiding statements through the new
-    # ids' pending rows; of stored targets by the new voiding statements afterwards.
+    # Voiding is settled in the batch (a target and its voiding statement both in it), by
+    # the ids' rows (a target whose voiding statement was stored first finds its id pending),
+    # and last by voiding the stored targets.
     targets = {row.object_ref for row in rows if row.is_voiding and row.object_ref is not None}
     voided_here = {row.statement_id for row in rows if not row.is_voiding} & targets
+    pending = sorted(targets - {row.statement_id for row in rows})
     if session.get_bind().dialect.name == "postgresql":
         inserted = await _insert_postgresql(
-            session, tenant_id, credential_id, rows, voided_here, definitions_of
+            session, tenant_id, credential_id, rows, voided_here, pending, definitions_of
         )
     else:
-        inserted = await _insert_sqlite(session, tenant_id, credential_id, rows, voided_here)
+        inserted = await _insert_sqlite(
+            session, tenant_id, credential_id, rows, voided_here, pending
+        )
         inserted.definitions.update(await definitions_by_id(session, (tenant_id,), definitions_of))
-    outside = {
-        row.object_ref
-        for row in rows
-        if row.is_voiding and row.object_ref is not None and row.statement_id in inserted.new_ids
-    } - {row.statement_id for row in rows}
-    if outside:
-        await _void_stored_targets(session, tenant_id, outside, rows[0].stored)
+    if stored_targets := targets - inserted.new_ids:
+        # A statement of its own, after the ids' rows: a target written concurrently has
+        # committed once its id row let this write through, and this fresh snapshot sees it.
+        await session.execute(
+            _VOID_TARGETS, {"b_tenant": tenant_id, "b_targets": sorted(stored_targets)}
+        )
     return inserted
 
 
@@ -125,15 +131,19 @@ async def _insert_sqlite(
     credential_id: int,
     rows: Sequence[StatementRow],
     voided_here: set[uuid.UUID],
+    pending: Sequence[uuid.UUID],
 ) -> Inserted:
-    registered = await session.execute(
-        _SQLITE_REGISTER,
-        [
-            {"tenant_id": tenant_id, "statement_id": row.statement_id, "stored": row.stored}
-            for row in rows
-        ],
-    )
-    voided_early = {row.statement_id: row.voided_early for row in registered}
+    keyed = [(row.statement_id, row.stored, False) for row in rows]
+    keyed += [(target, rows[0].stored, True) for target in pending]
+    ids = [
+        {"tenant_id": tenant_id, "statement_id": key, "stored": stored, "pending": is_pending}
+        for key, stored, is_pending in sorted(keyed)
+    ]
+    voided_early = {
+        row.statement_id: row.voided_early
+        for row in await session.execute(_SQLITE_REGISTER, ids)
+        if not row.pending
+    }
     values = [
         {
             "tenant_id": tenant_id,
@@ -166,52 +176,30 @@ async def _insert_sqlite(
     return Inserted(set(seq_by_id), {})
 
 
-def _registration(dialect: Any) -> Any:
-    """Registers new ids. A pending id (named by a voiding statement first) is new too, and
-    says so in `voided_early`; any other id already there is a statement sent again."""
-    insert = dialect.insert(statement_ids)
-    return insert.on_conflict_do_update(
+def _sqlite_registration() -> Any:
+    """Registers a batch's ids and its voiding statements' other targets (`pending`), in id
+    order so that concurrent writers lock rows in one order (the PostgreSQL write spells the
+    same upsert in SQL). A statement's id that is pending (named by a voiding statement
+    first) is new and learns from `voided_early` that it is voided; another id already there
+    is a statement sent again. A target's pending row keeps the newest voiding statement's
+    stored time, so that it lives as long as that statement."""
+    ids = sqlite.insert(statement_ids)
+    upsert = ids.on_conflict_do_update(
         index_elements=["tenant_id", "statement_id"],
-        set_={"stored": insert.excluded.stored, "pending": False, "voided_early": True},
+        set_={
+            "stored": func.max(statement_ids.c.stored, ids.excluded.stored),
+            "pending": ids.excluded.pending,
+            "voided_early": ~ids.excluded.pending,
+        },
         where=statement_ids.c.pending,
     )
-
-
-_SQLITE_REGISTER = _registration(sqlite).returning(
-    statement_ids.c.statement_id, statement_ids.c.voided_early
-)
-_SQLITE_INSERT = statements.insert().returning(statements.c.statement_id, statements.c.seq)
-
-
-async def _void_stored_targets(
-    session: AsyncSession, tenant_id: int, targets: set[uuid.UUID], stored: datetime
-) -> None:
-    """The new voiding statements' targets outside their batch: a pending row for each id not
-    stored yet (or the newer stored time on one already pending, so that it lives as long as
-    its newest voiding statement), then the stored ones voided. In that order and as two
-    statements: a target being written concurrently has committed once its id row let the
-    first through, and the second statement's fresh snapshot sees it."""
-    await session.execute(
-        _PENDING_TARGETS[session.get_bind().dialect.name],
-        [{"tenant_id": tenant_id, "statement_id": target, "stored": stored} for target in targets],
+    return upsert.returning(
+        statement_ids.c.statement_id, statement_ids.c.pending, statement_ids.c.voided_early
     )
-    await session.execute(_VOID_TARGETS, {"b_tenant": tenant_id, "b_targets": list(targets)})
 
 
-def _pending_targets() -> dict[str, Any]:
-    upserts = {}
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite)):
-        insert = dialect.insert(statement_ids).values(pending=True)
-        upserts[name] = insert.on_conflict_do_update(
-            index_elements=["tenant_id", "statement_id"],
-            set_={"stored": insert.excluded.stored},
-            where=statement_ids.c.pending,
-        )
-    return upserts
-
-
-# Built once: writes run them, and building an upsert costs more than running it.
-_PENDING_TARGETS = _pending_targets()
+_SQLITE_REGISTER = _sqlite_registration()
+_SQLITE_INSERT = statements.insert().returning(statements.c.statement_id, statements.c.seq)
 _VOID_TARGETS = (
     update(statements)
     .where(
@@ -230,6 +218,7 @@ async def _insert_postgresql(
     credential_id: int,
     rows: Sequence[StatementRow],
     voided_here: set[uuid.UUID],
+    pending: Sequence[uuid.UUID],
     definitions_of: Collection[str],
 ) -> Inserted:
     # Index rows name their statement by its position in the batch until it has a seq.
@@ -248,6 +237,7 @@ async def _insert_postgresql(
         "is_voiding": [row.is_voiding for row in rows],
         "voided": [row.statement_id in voided_here for row in rows],
         "payloads": [row.payload for row in rows],
+        "pending_ids": list(pending),
         "agent_positions": [record[0] for record in agent_rows],
         "agents": [record[1] for record in agent_rows],
         "agent_direct": [record[3] for record in agent_rows],
@@ -273,8 +263,8 @@ async def _insert_postgresql(
 # One round trip for a whole batch on PostgreSQL: the batch travels as arrays (one parameter
 # set, not one per statement) and the index rows ride along as data-modifying CTEs. Whether
 # a new statement is voided is known before the statement: from its batch, or from its id's
-# pending row (`registered`). Parts a batch does not need are left out, which also shortens
-# planning.
+# pending row (`registered`, the upsert `_sqlite_registration` describes). Parts a batch does
+# not need are left out, which also shortens planning.
 _WRITE_BATCH = """
     WITH batch AS (
         SELECT * FROM unnest(
@@ -286,12 +276,19 @@ _WRITE_BATCH = """
                                is_voiding, voided, payload, position)
     ),
     registered AS (
-        INSERT INTO statement_ids (tenant_id, statement_id, stored)
-        SELECT :tenant_id, b.statement_id, b.stored FROM batch b
+        INSERT INTO statement_ids (tenant_id, statement_id, stored, pending)
+        SELECT :tenant_id, i.statement_id, i.stored, i.pending FROM (
+            SELECT b.statement_id, b.stored, false AS pending FROM batch b
+            UNION ALL
+            SELECT t.statement_id, (SELECT max(b.stored) FROM batch b), true
+            FROM unnest(CAST(:pending_ids AS uuid[])) AS t(statement_id)
+        ) i
+        ORDER BY i.statement_id
         ON CONFLICT (tenant_id, statement_id) DO UPDATE
-            SET stored = EXCLUDED.stored, pending = false, voided_early = true
+            SET stored = GREATEST(statement_ids.stored, EXCLUDED.stored),
+                pending = EXCLUDED.pending, voided_early = NOT EXCLUDED.pending
             WHERE statement_ids.pending
-        RETURNING statement_id, voided_early
+        RETURNING statement_id, pending, voided_early
     ),
     inserted AS (
         INSERT INTO statements (tenant_id, statement_id, stored, verb_id, registration,
@@ -299,7 +296,7 @@ _WRITE_BATCH = """
         SELECT :tenant_id, b.statement_id, b.stored, b.verb_id, b.registration, b.object_ref,
                b.is_voiding, NOT b.is_voiding AND (b.voided OR r.voided_early),
                :credential_id, b.payload
-        FROM batch b JOIN registered r ON r.statement_id = b.statement_id
+        FROM batch b JOIN registered r ON r.statement_id = b.statement_id AND NOT r.pending
         ORDER BY b.position
         RETURNING statement_id, seq, stored
     ),
@@ -677,10 +674,10 @@ async def query_statements(
     shape = _Shape(
         tenants=len(tenant_ids),
         agent=where.agent is not None,
-        related_agents=where.related_agents,
+        related_agents=where.related_agents and where.agent is not None,
         verb=where.verb is not None,
         activity=where.activity is not None,
-        related_activities=where.related_activities,
+        related_activities=where.related_activities and where.activity is not None,
         registration=where.registration is not None,
         since=where.since is not None,
         until=where.until is not None,
@@ -815,30 +812,33 @@ async def statements_mentioning(
 
 
 async def delete_statements(session: AsyncSession, seqs: Sequence[int]) -> None:
-    """Deletes statements with their index rows and their ids, and the pending ids that only
-    the deleted voiding statements named."""
+    """Deletes statements with their index rows and their ids. Pending ids keep to what
+    remains: those only deleted voiding statements named go, and a deleted statement that a
+    remaining voiding statement names leaves its id pending (it is voided if sent again)."""
     for start in range(0, len(seqs), _CHUNK):
         chunk = seqs[start : start + _CHUNK]
-        named = [
-            (row.tenant_id, row.object_ref)
-            for row in await session.execute(
-                select(statements.c.tenant_id, statements.c.object_ref).where(
-                    statements.c.seq.in_(chunk), statements.c.is_voiding
-                )
+        deleted = (
+            await session.execute(
+                select(
+                    statements.c.tenant_id,
+                    statements.c.statement_id,
+                    statements.c.is_voiding,
+                    statements.c.object_ref,
+                ).where(statements.c.seq.in_(chunk))
             )
-        ]
+        ).all()
         await _delete_index_rows(session, chunk)
-        keys = select(statements.c.tenant_id, statements.c.statement_id).where(
-            statements.c.seq.in_(chunk)
-        )
+        keys = [(row.tenant_id, row.statement_id) for row in deleted]
         await session.execute(
             delete(statement_ids).where(
                 tuple_(statement_ids.c.tenant_id, statement_ids.c.statement_id).in_(keys)
             )
         )
         await session.execute(delete(statements).where(statements.c.seq.in_(chunk)))
+        named = [(row.tenant_id, row.object_ref) for row in deleted if row.is_voiding]
         if named:
             await _delete_unnamed_pending(session, named)
+        await restore_pending(session, keys)
 
 
 async def _delete_unnamed_pending(
@@ -854,6 +854,32 @@ async def _delete_unnamed_pending(
                 voiding.c.tenant_id == statement_ids.c.tenant_id,
                 voiding.c.is_voiding,
             ),
+        )
+    )
+
+
+async def restore_pending(
+    session: AsyncSession, keys: Sequence[tuple[int, uuid.UUID]] | None = None
+) -> None:
+    """A pending id for each target (among `keys`, or any) that a stored voiding statement
+    names and that has no id row, stored at its newest voiding statement's time."""
+    voiding = statements.alias("voiding")
+    targets = select(
+        voiding.c.tenant_id, voiding.c.object_ref, func.max(voiding.c.stored), true()
+    ).where(
+        voiding.c.is_voiding,
+        voiding.c.object_ref.is_not(None),
+        ~exists().where(
+            statement_ids.c.tenant_id == voiding.c.tenant_id,
+            statement_ids.c.statement_id == voiding.c.object_ref,
+        ),
+    )
+    if keys is not None:
+        targets = targets.where(tuple_(voiding.c.tenant_id, voiding.c.object_ref).in_(keys))
+    await session.execute(
+        insert(statement_ids).from_select(
+            ["tenant_id", "statement_id", "stored", "pending"],
+            targets.group_by(voiding.c.tenant_id, voiding.c.object_ref),
         )
     )
 

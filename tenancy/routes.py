@@ -13,7 +13,7 @@ from auth.dependencies import CurrentPrincipal
 from auth.models import Principal, Scope
 from auth.service import MAX_RETENTION_DAYS
 from auth.store import TenantRow
-from lrs.db import DbSession
+from lrs.db import DbSession, commit
 from lrs.errors import PayloadTooLarge
 from lrs.params import Timestamp
 from tenancy import service
@@ -69,7 +69,7 @@ async def create_tenant(
     tenant = await service.create_tenant(
         session, actor, body.name, body.parent, body.retention_days
     )
-    await session.commit()
+    await commit(session)
     # Roll-up credentials above the new tenant must see it.
     request.app.state.authenticator.forget()
     names = _names(await service.list_tenants(session, actor))
@@ -82,7 +82,7 @@ async def update_tenant(
 ) -> dict[str, Any]:
     actor = await _actor(request, session, principal)
     tenant = await service.set_retention(session, actor, name, body.retention_days)
-    await session.commit()
+    await commit(session)
     names = _names(await service.list_tenants(session, actor))
     return service.tenant_json(tenant, names)
 
@@ -106,7 +106,7 @@ async def create_credential(
     """A new credential; the answer is the only place its secret appears."""
     actor = await _actor(request, session, principal)
     made = await service.create_credential(session, actor, body)
-    await session.commit()
+    await commit(session)
     return {**service.credential_json(made.row, body.tenant), "secret": made.secret}
 
 
@@ -125,7 +125,7 @@ async def revoke_credential(
 ) -> dict[str, Any]:
     actor = await _actor(request, session, principal)
     row, tenant = await service.revoke_credential(session, actor, key)
-    await session.commit()
+    await commit(session)
     request.app.state.authenticator.forget()
     return service.credential_json(row, tenant.name)
 
@@ -155,7 +155,7 @@ async def put_person(
 ) -> dict[str, Any]:
     actor = await _actor(request, session, principal)
     person = await service.put_person(session, actor, tenant, {**body, "external_id": external_id})
-    await session.commit()
+    await commit(session)
     return service.person_json(person, tenant)
 
 
@@ -165,7 +165,7 @@ async def delete_person(
 ) -> Response:
     actor = await _actor(request, session, principal)
     await service.delete_person(session, actor, tenant, external_id)
-    await session.commit()
+    await commit(session)
     return Response(status_code=204)
 
 
@@ -194,7 +194,7 @@ async def import_people(
             raise PayloadTooLarge(f"the request body is larger than {limit} bytes", "body")
     entries = service.parse_directory(request.headers.get("content-type"), bytes(body))
     imported = await service.import_people(session, actor, tenant, entries)
-    await session.commit()
+    await commit(session)
     return {"imported": imported}
 
 
@@ -219,7 +219,7 @@ async def erase_learner(
     actor = await _actor(request, session, principal)
     settings = request.app.state.settings
     counts = await service.erase(session, actor, body, settings.token_secret, settings.public_url)
-    await session.commit()
+    await commit(session)
     return counts
 
 
@@ -231,5 +231,5 @@ async def apply_retention(
     every LRS_RETENTION_INTERVAL_SECONDS)."""
     actor = await _actor(request, session, principal)
     results = await service.apply_retention(session, actor)
-    await session.commit()
+    await commit(session)
     return JSONResponse(results)

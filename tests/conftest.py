@@ -21,7 +21,7 @@ import pytest
 from fastapi import FastAPI
 
 from auth import service as auth_service
-from auth.models import Role, Scope
+from auth.models import Principal, Role, Scope
 from lrs.app import create_app
 from lrs.db import create_engine, create_sessionmaker, migrate
 from lrs.settings import Settings
@@ -142,6 +142,14 @@ async def make_credential(
         )
         await session.commit()
     return basic(made.row.key, made.secret), made.row.key
+
+
+async def principal_of(app: FastAPI, authorization: str) -> Principal:
+    """The Principal the service makes of an Authorization header."""
+    async with create_sessionmaker(app.state.engine)() as session:
+        principal: Principal = await app.state.authenticator.authenticate(session, authorization)
+        await session.commit()
+    return principal
 
 
 def client_for(

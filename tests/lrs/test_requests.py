@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 
 from auth.models import Scope
+from lrs.db import DEADLINE, commit
 from lrs.logs import JSONFormatter, RequestIdFilter
 from lrs.settings import Settings
 from tests.conftest import client_for, make_credential, running_app
@@ -98,8 +99,8 @@ class TestDeadline:
         self, database_url: str
     ) -> None:
         """A request the service cannot finish in time (here, a write waiting on a document
-        another transaction holds) is answered 503 with Retry-After; its write is not
-        made, and the database stops working on it (PostgreSQL's statement timeout)."""
+        another transaction holds) is answered 503 with Retry-After, and its write is not
+        made even once the document is free."""
         if database_url.startswith("sqlite"):
             pytest.skip("SQLite cannot interrupt a statement waiting for its lock")
         async with running_app(_settings(database_url, request_timeout_seconds=0.5)) as app:
@@ -181,8 +182,9 @@ async def test_an_attachment_over_its_limit_is_413(database_url: str) -> None:
 
 async def test_secrets_never_reach_the_log(app: FastAPI, logs: pytest.LogCaptureFixture) -> None:
     """Neither a credential's secret nor its Authorization header appears in any log line,
-    whatever the outcome of the request."""
-    logs.set_level(logging.DEBUG)
+    whatever the outcome of the request: the service's own lines at every level, others at
+    the levels `lrs serve` lets through (INFO here, WARNING there)."""
+    logs.set_level(logging.DEBUG, logger="lrs")
     authorization, key = await make_credential(app, [Scope.ALL])
     secret = base64.b64decode(authorization.split()[1]).decode().split(":", 1)[1]
     async with client_for(app, authorization) as client:
@@ -191,7 +193,72 @@ async def test_secrets_never_reach_the_log(app: FastAPI, logs: pytest.LogCapture
     wrong = "Basic " + base64.b64encode(f"{key}:{secret}-wrong".encode()).decode()
     async with client_for(app, wrong) as client:
         await client.get("/xapi/statements")
-    text_logged = "\n".join(json.dumps(line) for line in _formatted(logs))
+    async with client_for(app, authorization, "2.0.0") as client:
+        # A value the database refuses (PostgreSQL text holds no NUL): its error is logged,
+        # the value is not.
+        params = {
+            "activityId": "http://example.com/a",
+            "agent": json.dumps({"mbox": "mailto:x@example.com"}),
+            "stateId": f"{secret}\x00",
+        }
+        refused = await client.put("/xapi/activities/state", params=params, content=b"x")
+        assert refused.status_code in (204, 400)
+    served = [line for line in _formatted(logs) if not str(line["logger"]).startswith("httpx")]
+    text_logged = "\n".join(json.dumps(line) for line in served)
     assert text_logged
     assert secret not in text_logged
     assert authorization.split()[1] not in text_logged
+
+
+async def test_a_commit_is_not_cut_short_by_the_deadline() -> None:
+    """Once a request commits, its deadline no longer applies (a COMMIT cut short could have
+    reached the database, and the 503 would be untrue); one whose deadline had passed does
+    not commit."""
+
+    class Recorder:
+        committed = False
+
+        async def commit(self) -> None:
+            await asyncio.sleep(0.2)  # longer than what is left of the deadline
+            self.committed = True
+
+    on_time = Recorder()
+    async with asyncio.timeout(0.1) as deadline:
+        DEADLINE.set(deadline)
+        await commit(on_time)  # type: ignore[arg-type]
+    assert on_time.committed
+    late = Recorder()
+    with pytest.raises(TimeoutError):
+        await _past_deadline()
+    with pytest.raises(asyncio.CancelledError):
+        await commit(late)  # type: ignore[arg-type]
+    assert not late.committed
+
+
+async def _past_deadline() -> None:
+    async with asyncio.timeout(0.05) as deadline:
+        DEADLINE.set(deadline)
+        await asyncio.sleep(0.1)
+
+
+async def test_failed_logins_of_a_client_get_429(database_url: str) -> None:
+    """A client that keeps failing to authenticate is answered 429 before its secret is
+    checked (each check costs a slow hash), with Retry-After; its next valid request waits."""
+    settings = _settings(database_url, failed_logins_per_minute=6, failed_logins_burst=3)
+    async with running_app(settings) as app:
+        good, key = await make_credential(app, [Scope.ALL])
+        wrong = "Basic " + base64.b64encode(f"{key}:not-the-secret".encode()).decode()
+        async with client_for(app, wrong) as client:
+            statuses = [(await client.get("/xapi/statements")).status_code for _ in range(4)]
+            token = await client.post(
+                "/oauth/token",
+                content="grant_type=client_credentials",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        async with client_for(app, good) as client:
+            blocked = await client.get("/xapi/statements")
+    assert statuses == [401, 401, 401, 429]
+    assert token.status_code == 429
+    assert token.json()["error"] == "slow_down"
+    assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) == 10

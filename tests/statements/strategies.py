@@ -4,7 +4,6 @@ stores them as received: contextActivities values already arrays, nothing to nor
 from __future__ import annotations
 
 import string
-import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -97,7 +96,7 @@ statement_ref = st.fixed_dictionaries({"objectType": st.just("StatementRef"), "i
 @st.composite
 def score(draw: st.DrawFn) -> JSON:
     low = draw(st.integers(-1000, 1000))
-    high = draw(st.integers(low, low + 1000))
+    high = draw(st.integers(low + 1, low + 1000))  # Data 2.4.5.1: max > min
     return draw(
         _optional(
             scaled=st.floats(-1, 1, allow_nan=False),
@@ -185,5 +184,5 @@ def statements(draw: st.DrawFn) -> JSON:
         for name in ("revision", "platform"):
             parts.get("context", {}).pop(name, None)
     if draw(st.booleans()):
-        parts["id"] = str(uuid.uuid4())
+        parts["id"] = draw(uuids)
     return parts

@@ -1,4 +1,4 @@
-"""Statements written at the same time: stored once, never lost, never deadlocked, and voiding
+"""Statements written at the same time: stored once, never lost, not deadlocked, and voiding
 holds whichever of a target and its voiding statement is written first."""
 
 from __future__ import annotations
@@ -17,17 +17,10 @@ from auth.models import Principal, Scope
 from lrs.versions import XAPIVersion
 from statements import service
 from statements.tables import statements
-from tests.conftest import client_for, make_credential
+from tests.conftest import client_for, make_credential, principal_of
 from tests.factories import activity, agent, statement, voiding, with_id
 
 CONCURRENT = 8
-
-
-async def _principal(app: FastAPI, authorization: str) -> Principal:
-    async with app.state.sessionmaker() as session:
-        principal: Principal = await app.state.authenticator.authenticate(session, authorization)
-        await session.commit()
-    return principal
 
 
 async def _store(session: AsyncSession, app: FastAPI, principal: Principal, body: Any) -> None:
@@ -56,7 +49,7 @@ async def test_target_and_voiding_statement_written_at_once(
     also when the two are written by concurrent requests. The second write waits for the
     first (they meet on the target id's row) instead of each missing the other."""
     authorization, _ = await make_credential(app, [Scope.ALL])
-    principal = await _principal(app, authorization)
+    principal = await principal_of(app, authorization)
     target = with_id()
     void = voiding(target["id"])
     first, second = (target, void) if target_first else (void, target)
@@ -136,3 +129,18 @@ async def test_overlapping_concurrent_batches_all_succeed(app: FastAPI) -> None:
         )
     assert [answer.status_code for answer in answers] == [200] * CONCURRENT
     assert await _stored_count(app) == 30 * CONCURRENT
+
+
+async def test_batches_sent_again_in_any_order_do_not_deadlock(client: httpx.AsyncClient) -> None:
+    """Statements sent again lock their id rows (to tell a re-send from a pending id), in id
+    order whatever the batch order: batches re-sent concurrently in opposite orders all
+    succeed rather than deadlock."""
+    batch = [with_id() for _ in range(20)]
+    assert (await client.post("/xapi/statements", json=batch)).status_code == 200
+    answers = await asyncio.gather(
+        *(
+            client.post("/xapi/statements", json=batch if n % 2 else batch[::-1])
+            for n in range(CONCURRENT)
+        )
+    )
+    assert [answer.status_code for answer in answers] == [200] * CONCURRENT

@@ -12,10 +12,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from auth.models import Scope
-from statements import service
-from tests.conftest import client_for, make_credential
+from statements import service, store
+from statements.tables import statements
+from tests.conftest import client_for, make_credential, principal_of
 from tests.factories import ACTIVITY, VERB, activity, agent, statement, voiding, with_id
 
 
@@ -239,15 +241,41 @@ class TestVoiding:
         erasure) deleted the voiding statement, its target arriving later is not voided."""
         target = with_id()
         assert (await post(client, voiding(target["id"]))).status_code == 200
+        principal = await principal_of(app, client.headers["Authorization"])
         async with app.state.sessionmaker() as session:
-            principal = await app.state.authenticator.authenticate(
-                session, client.headers["Authorization"]
-            )
             cutoff = datetime.now(UTC) + timedelta(seconds=1)
             assert await service.delete_stored_before(session, principal.tenant_id, cutoff) == 1
             await session.commit()
         await post(client, target)
         assert (await get_one(client, target["id"])).status_code == 200
+
+    async def test_voiding_a_target_sent_again_in_its_batch(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Data 2.3.2.s2.b3: a batch that sends a stored statement again beside a new voiding
+        statement for it voids the stored statement."""
+        target = with_id()
+        await post(client, target)
+        assert (await post(client, [target, voiding(target["id"])])).status_code == 200
+        assert (await get_one(client, target["id"])).status_code == 404
+
+    async def test_a_deleted_target_sent_again_is_still_voided(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        """Data 2.3.2.s2.b3: when a voided statement is deleted (retention, erasure) while its
+        voiding statement stays, the statement sent again is stored voided."""
+        target = with_id()
+        await post(client, target)
+        await post(client, voiding(target["id"]))
+        async with app.state.sessionmaker() as session:
+            seq = await session.scalar(
+                select(statements.c.seq).where(statements.c.statement_id == uuid.UUID(target["id"]))
+            )
+            assert seq is not None
+            await store.delete_statements(session, [seq])
+            await session.commit()
+        assert (await post(client, target)).status_code == 200
+        assert (await get_one(client, target["id"])).status_code == 404
 
     @pytest.mark.parametrize("voiding_first", [True, False])
     async def test_voiding_and_target_in_one_batch(
