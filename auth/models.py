@@ -24,6 +24,9 @@ class Scope(StrEnum):
     AUDIT_READ = "audit/read"
     REPORTS_READ = "reports/read"
     CMI5_LAUNCH = "cmi5/launch"
+    # Marks the credential an AU session's fetch URL hands out (cmi5 8.2); cmi5's hooks
+    # confine it to that session.
+    CMI5_SESSION = "cmi5/session"
 
 
 XAPI_SCOPES = frozenset(

@@ -192,14 +192,14 @@ async def ensure_admin_credential(
     session: AsyncSession, *, tenant: str, key: str, secret: str
 ) -> None:
     """Start-up: the configured admin credential exists. It is made with every xAPI scope
-    (`all`) and `admin`, rolling up over its tenant's subtree."""
+    (`all`), `admin` and `cmi5/launch`, rolling up over its tenant's subtree."""
     if await store.credential_by_key(session, key) is None:
         await create_credential(
             session,
             tenant=await ensure_tenant(session, tenant),
             key=key,
             secret=secret,
-            scopes=[Scope.ALL, Scope.ADMIN],
+            scopes=[Scope.ALL, Scope.ADMIN, Scope.CMI5_LAUNCH],
             rollup=True,
             name="admin",
         )
@@ -211,6 +211,19 @@ async def revoke_credential(session: AsyncSession, credential: CredentialRow) ->
         await store.update_credential(session, credential.id, {"revoked_at": revoked_at})
         credential = replace(credential, revoked_at=revoked_at)
     return credential
+
+
+async def revoke_credential_id(session: AsyncSession, credential_id: int) -> None:
+    row = await store.credential_by_id(session, credential_id)
+    if row is not None:
+        await revoke_credential(session, row)
+
+
+async def tenant_by_id(session: AsyncSession, tenant_id: int) -> TenantRow:
+    tenant = await store.tenant_by_id(session, tenant_id)
+    if tenant is None:
+        raise NotFound(f"no tenant with id {tenant_id}", "tenant")
+    return tenant
 
 
 _UNKNOWN_KEY_HASH = hash_secret(secrets.token_urlsafe(16))

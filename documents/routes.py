@@ -16,7 +16,14 @@ from fastapi.responses import JSONResponse
 
 from auth.dependencies import CurrentPrincipal
 from documents import service
-from documents.service import DocumentKind, DocumentScope, Preconditions, parse_etags
+from documents.service import (
+    Action,
+    DocumentAccess,
+    DocumentKind,
+    DocumentScope,
+    Preconditions,
+    parse_etags,
+)
 from documents.store import StoredDocument
 from lrs.db import DbSession, commit
 from lrs.errors import BadRequest, PayloadTooLarge
@@ -130,9 +137,27 @@ def _document_headers(document: StoredDocument) -> dict[str, str]:
 Handler = Callable[..., Awaitable[Response]]
 
 
+async def _check(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    target: Target,
+    action: Action,
+) -> None:
+    await service.check_access(
+        session,
+        principal,
+        request.app.state.document_hooks,
+        DocumentAccess(target.scope, target.document_id, action),
+    )
+
+
 def _handlers(resource: DocumentResource) -> dict[str, Handler]:
     async def get(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
         target = _target(request, resource, list_allowed=True)
+        await _check(request, session, principal, target, Action.READ)
+        if session.info.pop("commit_read", False):
+            await commit(session)
         if target.document_id is None:
             ids, newest = await service.list_documents(
                 session, principal, target.scope, target.since
@@ -147,6 +172,7 @@ def _handlers(resource: DocumentResource) -> dict[str, Handler]:
     async def write(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
         target = _target(request, resource, list_allowed=False)
         assert target.document_id is not None
+        await _check(request, session, principal, target, Action.WRITE)
         document = await service.write_document(
             session,
             principal,
@@ -163,6 +189,7 @@ def _handlers(resource: DocumentResource) -> dict[str, Handler]:
 
     async def delete(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
         target = _target(request, resource, list_allowed=resource.kind is DocumentKind.STATE)
+        await _check(request, session, principal, target, Action.DELETE)
         if target.document_id is None:
             await service.delete_documents(session, principal, target.scope)
         else:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -58,6 +58,41 @@ class DocumentScope:
             self.registration and str(self.registration),
         ]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+class Action(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class DocumentAccess:
+    """One request's use of a document or of a scope's documents (`document_id` None)."""
+
+    scope: DocumentScope
+    document_id: str | None
+    action: Action
+
+
+DocumentCheck = Callable[[AsyncSession, Principal, DocumentAccess], Awaitable[None]]
+
+
+@dataclass
+class DocumentHooks:
+    """How later domains (cmi5's session credentials) confine what a credential may do with
+    documents, without `documents` importing them: each check runs before the request reads
+    or writes anything, and raising an `XAPIError` refuses it. A check that records
+    something on a read sets `session.info["commit_read"]`, so the read commits."""
+
+    checks: list[DocumentCheck] = field(default_factory=list)
+
+
+async def check_access(
+    session: AsyncSession, principal: Principal, hooks: DocumentHooks, access: DocumentAccess
+) -> None:
+    for check in hooks.checks:
+        await check(session, principal, access)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,10 @@ from starlette.middleware.cors import CORSMiddleware
 from auth import routes as auth_routes
 from auth.limits import RateLimiter
 from auth.service import Authenticator
+from cmi5 import routes as cmi5_routes
+from cmi5.service import Cmi5
 from documents import routes as document_routes
+from documents.service import DocumentHooks
 from lrs import routes
 from lrs.db import create_engine, create_sessionmaker
 from lrs.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, XAPIError
@@ -84,6 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.failed_logins_per_minute / 60, settings.failed_logins_burst, "failed logins"
     )
     app.state.statement_hooks = StatementHooks(identities=[known_identities])
+    app.state.document_hooks = DocumentHooks()
+    app.state.cmi5 = Cmi5.configured(settings, app.state.statement_hooks)
+    app.state.cmi5.install(app.state.document_hooks)
 
     app.add_exception_handler(XAPIError, _xapi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -95,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(document_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(tenancy_routes.router)
+    app.include_router(cmi5_routes.router)
 
     # Added innermost first: the request middleware's own answers (408, 503, 500) carry
     # CORS headers too, and CORS answers preflights before any xAPI rule applies.

@@ -18,17 +18,20 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import service as auth_service
+from cmi5.service import SAMPLE_COURSE_ID, Cmi5
 from lrs.db import create_engine, create_sessionmaker, migrate
 from lrs.errors import BadRequest, XAPIError
 from lrs.logs import log_config
 from lrs.settings import Settings
+from statements.service import StatementHooks
 from tenancy import service as tenancy
 from tenancy.retention import run_retention
 from tenancy.service import Actor, CredentialRequest, ErasureRequest
 
 
-async def _prepare_database(settings: Settings) -> None:
-    """Migrate to head and make sure the configured admin credential exists."""
+async def _prepare_database(settings: Settings, *, demo: bool = False) -> None:
+    """Migrate to head and make sure the configured admin credential exists; with `demo`,
+    the sample cmi5 course too."""
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
@@ -40,6 +43,11 @@ async def _prepare_database(settings: Settings) -> None:
                     key=settings.admin_key,
                     secret=settings.admin_secret,
                 )
+                await session.commit()
+        if demo:
+            async with create_sessionmaker(engine)() as session:
+                tenant = await auth_service.ensure_tenant(session, settings.default_tenant)
+                await Cmi5.configured(settings, StatementHooks()).import_sample(session, tenant.id)
                 await session.commit()
     finally:
         await engine.dispose()
@@ -82,10 +90,14 @@ def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     settings = _settings(args)
-    asyncio.run(_prepare_database(settings))
+    demo = settings.environment == "development"
+    asyncio.run(_prepare_database(settings, demo=demo))
     print(f"xAPI endpoint: http://{args.host}:{args.port}/xapi/")
+    if demo:
+        print(f"cmi5 demo:     course {SAMPLE_COURSE_ID} (see README, cmi5)")
     if settings.admin_key and settings.admin_secret:
-        print(f"credential:    {settings.admin_key} / {settings.admin_secret} (scopes all, admin)")
+        scopes = "all, admin, cmi5/launch"
+        print(f"credential:    {settings.admin_key} / {settings.admin_secret} ({scopes})")
     uvicorn.run(
         "lrs.app:create_app",
         factory=True,
@@ -220,6 +232,22 @@ def _retention_apply(args: argparse.Namespace) -> None:
     _print_json(_administer(args, action))
 
 
+def _cmi5_import(args: argparse.Namespace) -> None:
+    path = Path(args.package)
+    content_type = "application/zip" if path.suffix.lower() == ".zip" else "application/xml"
+    package = path.read_bytes()
+
+    async def action(session: AsyncSession, _actor: Actor, settings: Settings) -> Any:
+        tenant = await auth_service.tenant_named(session, args.tenant)
+        cmi5 = Cmi5.configured(settings, StatementHooks())
+        course = await cmi5.import_course(
+            session, cmi5.tenant_principal(tenant.id), content_type, package
+        )
+        return cmi5.describe_course(course)
+
+    _print_json(_administer(args, action))
+
+
 def _openapi(_args: argparse.Namespace) -> None:
     from lrs.app import create_app
 
@@ -297,6 +325,15 @@ def main(argv: list[str] | None = None) -> None:
         dest="action", required=True
     )
     _command(retention_commands, "apply", "apply every tenant's retention now", _retention_apply)
+
+    cmi5_commands = commands.add_parser("cmi5", help="cmi5 courses").add_subparsers(
+        dest="action", required=True
+    )
+    cmi5_import = _command(
+        cmi5_commands, "import", "import a cmi5.xml or a zip course package", _cmi5_import
+    )
+    cmi5_import.add_argument("package")
+    cmi5_import.add_argument("--tenant", default=Settings().default_tenant)
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document")
     openapi.set_defaults(run=_openapi)

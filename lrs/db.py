@@ -162,7 +162,13 @@ async def read_through(request: Request, session: AsyncSession) -> datetime:
 
 
 # Every module that declares tables on `metadata`; importing them completes it.
-TABLE_MODULES = ("auth.tables", "statements.tables", "documents.tables", "tenancy.tables")
+TABLE_MODULES = (
+    "auth.tables",
+    "statements.tables",
+    "documents.tables",
+    "tenancy.tables",
+    "cmi5.tables",
+)
 
 
 def all_tables() -> MetaData:

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # How often the server applies tenants' retention policies (0: never; `lrs retention
     # apply` and POST /admin/retention/apply still do).
     retention_interval_seconds: float = 3600.0
+    # cmi5: how long an AU session (and its fetched credential) lasts after launch; a
+    # session still open then is abandoned at the registration's next launch.
+    cmi5_session_seconds: float = 8 * 3600.0
+    # The most a zip package may unpack to.
+    cmi5_max_package_bytes: int = 512 * 1024 * 1024
+    # cmi5 11: the languagePreference written for a learner who has none yet.
+    cmi5_language_preference: str = "en-US"
     cors_origins: list[str] = ["*"]
     # The version an answer names when its request named none: /about, and the 400 for a
     # missing or unknown X-Experience-API-Version.

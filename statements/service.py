@@ -48,11 +48,13 @@ class StatementHooks:
     """How later domains (cmi5 session rules, analytics learner models) plug into statement
     storage without `statements` importing them.
 
-    - `checks` run after validation and before anything is written; raising an `XAPIError`
-      rejects the whole request.
+    - `checks` run after validation and before anything is written, with the statements as
+      the client sent them (so a rule can require an id or a timestamp); raising an
+      `XAPIError` rejects the whole request. Statements another domain records itself
+      (`record_statements`) skip them.
     - `after_store` run in the same transaction, after the statements are written, with the
-      statements that were new (re-sent identical statements are not passed again).
-    Both receive the statements as stored (id, stored, authority, version set).
+      statements that were new (re-sent identical statements are not passed again), as
+      stored (id, stored, authority, version set).
     - `identities` name the other Agents of a person, for the Agents resource's Person."""
 
     checks: list[StatementHook] = field(default_factory=list)
@@ -105,11 +107,35 @@ async def store_statements(
     )
     verify_signed_statements(received, matched, path)
 
+    for check in hooks.checks:
+        await check(session, principal, received)
+    return await _write(session, principal, version, hooks, received, matched)
+
+
+async def record_statements(
+    session: AsyncSession,
+    principal: Principal,
+    version: XAPIVersion,
+    hooks: StatementHooks,
+    statements: Sequence[Statement],
+) -> list[str]:
+    """Statements a domain of this service writes itself (cmi5's LMS statements), in the
+    request's transaction: validated and stored like a client's, then the after-store hooks;
+    the checks, which police clients, do not run."""
+    received = validate_statements(list(statements), version)
+    return await _write(session, principal, version, hooks, received, {})
+
+
+async def _write(
+    session: AsyncSession,
+    principal: Principal,
+    version: XAPIVersion,
+    hooks: StatementHooks,
+    received: Sequence[Statement],
+    matched: Mapping[str, AttachmentPart],
+) -> list[str]:
     stored_at = datetime.now(UTC)
     prepared = [prepare_for_storage(s, principal, version, stored_at) for s in received]
-    for check in hooks.checks:
-        await check(session, principal, prepared)
-
     rows = [storage_row(s, stored_at) for s in prepared]
     may_define = principal.has_any(Scope.DEFINE)
     inserted = await store.insert_statements(

@@ -30,6 +30,11 @@ POSTGRES_URL = os.environ.get(
     "LRS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 TABLES_TO_EMPTY = (
+    "cmi5_sessions",
+    "cmi5_progress",
+    "cmi5_registrations",
+    "cmi5_files",
+    "cmi5_courses",
     "statement_agents",
     "statement_activities",
     "statement_attachments",
