@@ -118,7 +118,7 @@ def check_statement(view: SessionView, statement: dict[str, Any], path: str) -> 
         )
     _check_order(view, name, path)
     _check_result(view, name, result, categories, path)
-    _check_context_extensions(view, name, statement["context"], path)
+    _check_mastery(view, name, result, statement["context"], path)
     view.verbs.append(name)
     view.accepted.append(name)
     if name == "initialized":
@@ -235,30 +235,30 @@ def _check_result(
         isinstance(progress, int) and not isinstance(progress, bool) and 0 <= progress <= 100
     ):
         raise _refuse("progress is an integer from 0 to 100 (cmi5 9.5.5.1)", f"{path}.extensions")
-    scaled = (score or {}).get("scaled")
-    if view.mastery_score is not None and scaled is not None:
-        if name == "passed" and scaled < view.mastery_score:
-            raise _refuse(
-                f"passed needs a scaled score of at least the masteryScore {view.mastery_score}"
-                " (cmi5 9.3.4)",
-                f"{path}.score.scaled",
-            )
-        if name == "failed" and scaled >= view.mastery_score:
-            raise _refuse(
-                f"failed needs a scaled score below the masteryScore {view.mastery_score} "
-                "(cmi5 9.3.5)",
-                f"{path}.score.scaled",
-            )
 
 
-def _check_context_extensions(
-    view: SessionView, name: str, context: dict[str, Any], path: str
+def _check_mastery(
+    view: SessionView, name: str, result: dict[str, Any], context: dict[str, Any], path: str
 ) -> None:
-    if name in ("passed", "failed") and view.mastery_score is not None:
-        given = context.get("extensions", {}).get(MASTERY_SCORE)
-        if given != view.mastery_score:
-            raise _refuse(
-                f"{name} judged against the masteryScore carries the masteryscore extension "
-                f"{view.mastery_score} (cmi5 9.6.3.2)",
-                f"{path}.context.extensions",
-            )
+    """cmi5 9.3.4, 9.3.5, 9.6.3.2: a passed or failed with a scaled score is judged against
+    the session's masteryScore, and says so with the masteryscore extension."""
+    scaled = (result.get("score") or {}).get("scaled")
+    if name not in ("passed", "failed") or view.mastery_score is None or scaled is None:
+        return
+    if name == "passed" and scaled < view.mastery_score:
+        raise _refuse(
+            f"passed needs a scaled score of at least the masteryScore {view.mastery_score} "
+            "(cmi5 9.3.4)",
+            f"{path}.result.score.scaled",
+        )
+    if name == "failed" and scaled >= view.mastery_score:
+        raise _refuse(
+            f"failed needs a scaled score below the masteryScore {view.mastery_score} (cmi5 9.3.5)",
+            f"{path}.result.score.scaled",
+        )
+    if context.get("extensions", {}).get(MASTERY_SCORE) != view.mastery_score:
+        raise _refuse(
+            f"{name} judged against the masteryScore carries the masteryscore extension "
+            f"{view.mastery_score} (cmi5 9.6.3.2)",
+            f"{path}.context.extensions",
+        )

@@ -518,6 +518,17 @@ class Cmi5:
             raise BadRequest(f"the session has been {row.state} already", "session")
         await self._abandon(session, principal, registration, row)
 
+    async def abandon_expired(self, session: AsyncSession) -> int:
+        """cmi5 9.3.6: records `abandoned` for every session still open past its end (the
+        server's timer runs it); returns how many."""
+        expired = await store.expired_sessions(session, datetime.now(UTC))
+        for row in expired:
+            registration = await store.registration_by_id(session, row.registration_id)
+            assert registration is not None
+            principal = self.tenant_principal(registration.tenant_id)
+            await self._abandon(session, principal, registration, row)
+        return len(expired)
+
     async def _abandon(
         self,
         session: AsyncSession,

@@ -306,3 +306,18 @@ async def sessions_of(session: AsyncSession, registration_id: uuid.UUID) -> Sequ
         .order_by(cmi5_sessions.c.launched_at)
     )
     return [_session(row) for row in rows]
+
+
+async def expired_sessions(session: AsyncSession, now: datetime) -> list[SessionRow]:
+    """Open sessions past their end, locked: a timer in another process waits, then skips
+    them."""
+    rows = await session.execute(
+        select(cmi5_sessions)
+        .where(
+            cmi5_sessions.c.state.in_(("launched", "initialized")),
+            cmi5_sessions.c.expires_at <= now,
+        )
+        .order_by(cmi5_sessions.c.expires_at)
+        .with_for_update()
+    )
+    return [_session(row) for row in rows]

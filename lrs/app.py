@@ -61,7 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # retention can take longer. Connections are opened as used, so this is one or two.
         maintenance_engine = create_engine(settings.database_url)
         maintenance = create_sessionmaker(maintenance_engine)
-        async with retention_loop(maintenance, settings.retention_interval_seconds):
+        cmi5_sweep = (
+            settings.cmi5_abandon_interval_seconds,
+            app.state.cmi5.abandon_expired,
+            "cmi5 sessions abandoned",
+        )
+        async with retention_loop(maintenance, settings.retention_interval_seconds, [cmi5_sweep]):
             try:
                 yield
             finally:
@@ -139,10 +144,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _xapi_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _xapi_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, XAPIError)
     headers = dict(exc.headers)
-    if isinstance(exc, Unauthorized):
+    # A browser answers a Basic challenge to a script's own-origin request with a login
+    # dialog, over an AU the LRS serves (and a headless one stalls); scripts say they are
+    # scripts with Sec-Fetch-Mode, so only they go without the challenge.
+    scripted = request.headers.get("sec-fetch-mode") in ("cors", "same-origin", "no-cors")
+    if isinstance(exc, Unauthorized) and not scripted:
         headers["WWW-Authenticate"] = 'Basic realm="xAPI"'
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 

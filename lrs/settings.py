@@ -59,8 +59,10 @@ class Settings(BaseSettings):
     # apply` and POST /admin/retention/apply still do).
     retention_interval_seconds: float = 3600.0
     # cmi5: how long an AU session (and its fetched credential) lasts after launch; a
-    # session still open then is abandoned at the registration's next launch.
+    # session still open then is abandoned by a timer that runs this often (0: only at the
+    # registration's next launch).
     cmi5_session_seconds: float = 8 * 3600.0
+    cmi5_abandon_interval_seconds: float = 60.0
     # The most a zip package may unpack to.
     cmi5_max_package_bytes: int = 512 * 1024 * 1024
     # cmi5 11: the languagePreference written for a learner who has none yet.

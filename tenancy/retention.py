@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -51,12 +51,15 @@ async def refresh_statistics(session: AsyncSession) -> None:
 
 @contextlib.asynccontextmanager
 async def retention_loop(
-    sessionmaker: async_sessionmaker[AsyncSession], interval: float
+    sessionmaker: async_sessionmaker[AsyncSession],
+    interval: float,
+    others: Sequence[tuple[float, Job, str]] = (),
 ) -> AsyncIterator[None]:
     """While the server is up: retention every `interval` seconds (first after one interval;
-    0 disables it), the coming months' partitions and the statistics every hour. Each run is
-    one transaction; a failed run is logged and retried at the next tick. With several
-    workers each runs them; repeating what another already did is harmless."""
+    0 disables it), the coming months' partitions and the statistics every hour, and each of
+    `others` (seconds, job, name) of other domains. Each run is one transaction; a failed run
+    is logged and retried at the next tick. With several workers each runs them; repeating
+    what another already did is harmless."""
 
     async def every(seconds: float, job: Job, name: str) -> None:
         while True:
@@ -76,6 +79,9 @@ async def retention_loop(
     ]
     if interval > 0:
         tasks.append(asyncio.create_task(every(interval, _retention, "retention applied")))
+    for seconds, job, name in others:
+        if seconds > 0:
+            tasks.append(asyncio.create_task(every(seconds, job, name)))
     try:
         yield
     finally:

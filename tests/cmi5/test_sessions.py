@@ -124,8 +124,11 @@ class TestFetch:
     async def test_an_expired_session_gives_no_token_and_its_token_stops_working(
         self, settings: Settings
     ) -> None:
-        """cmi5 8.2.1: the token lives as long as the session (here one second)."""
-        short = settings.model_copy(update={"cmi5_session_seconds": 1.0})
+        """cmi5 8.2.1: the token lives as long as the session (here one second); 9.3.6: the
+        server's timer then records the session abandoned."""
+        short = settings.model_copy(
+            update={"cmi5_session_seconds": 1.0, "cmi5_abandon_interval_seconds": 0.2}
+        )
         async with running_app(short) as app:
             authorization, _ = await make_credential(app, [], role=Role.LMS)
             async with client_for(app, authorization) as lms:
@@ -142,7 +145,12 @@ class TestFetch:
                 assert (await late.fetch())["error-code"] == "1"
                 expired = await au.send("terminated")
                 assert expired.status_code == 401
-                assert "expired" in expired.json()["error"]["message"]
+                for _ in range(50):  # the timer's next tick
+                    found = verbs(await statements_of(lms, registration))
+                    if "abandoned" in found:
+                        break
+                    await asyncio.sleep(0.1)
+                assert found == ["launched", "initialized", "abandoned"]
                 await au.close()
 
 
@@ -278,6 +286,13 @@ class TestStatementRules:
         assert "9.3.5" in high.json()["error"]["message"]
         assert (await quiz.send("failed")).status_code == 200
         assert (await quiz.send("passed")).status_code == 403
+
+    async def test_a_passed_without_a_score_is_not_judged(self, quiz: AU) -> None:
+        """cmi5 9.6.3.2: the masteryscore extension goes with a score judged against it; a
+        passed without a score needs none (CATAPULT 001 sends one)."""
+        statement = quiz.statement("passed", {"success": True, "duration": "PT1S"})
+        del statement["context"]["extensions"][rules.MASTERY_SCORE]
+        assert (await quiz.post(statement)).status_code == 200
 
     async def test_order_within_a_session(self, app: FastAPI, lms: httpx.AsyncClient) -> None:
         """cmi5 9.3: initialized first and once, after the preferences were read (11);

@@ -512,6 +512,14 @@ class TestAuthorization:
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith("Basic")
 
+    async def test_a_scripts_401_carries_no_challenge(self, app: FastAPI) -> None:
+        """A browser meets a Basic challenge to a script's request with a login dialog (over
+        a cmi5 AU the LRS serves); a request marked as a script's gets the 401 without it."""
+        async with client_for(app, None) as browser:
+            response = await browser.get("/xapi/statements", headers={"Sec-Fetch-Mode": "cors"})
+        assert response.status_code == 401
+        assert "WWW-Authenticate" not in response.headers
+
 
 async def test_agent_parameter_is_url_encoded_json(client: httpx.AsyncClient) -> None:
     """Communication 2.1.3: the agent parameter is an Agent as JSON, URL-encoded."""
