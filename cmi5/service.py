@@ -695,9 +695,12 @@ class Cmi5:
             return  # cmi5's rules bind AU sessions only; other clients get plain xAPI
         row, registration = await self._session_of(session, principal)
         view = await self._view(session, row, registration)
+        resent = await statements.stored_ids(session, principal, batch)
         path = "statements" if len(batch) > 1 else "statement"
         for index, statement in enumerate(batch):
-            rules.check_statement(view, statement, f"{path}[{index}]" if len(batch) > 1 else path)
+            if statement.get("id") not in resent:  # an AU retrying a request it sent before
+                where = f"{path}[{index}]" if len(batch) > 1 else path
+                rules.check_statement(view, statement, where)
 
     async def after_store(
         self, session: AsyncSession, principal: Principal, batch: Sequence[dict[str, Any]]

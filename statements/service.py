@@ -163,6 +163,17 @@ async def _write(
     return [s["id"] for s in prepared]
 
 
+async def stored_ids(
+    session: AsyncSession, principal: Principal, batch: Sequence[Statement]
+) -> set[str]:
+    """The ids of `batch` already stored in the principal's tenant (as sent, for checks that
+    leave a re-sent statement to the usual comparison: the same is a no-op, other content a
+    409)."""
+    wanted = {uuid.UUID(s["id"]): s["id"] for s in batch if "id" in s}
+    found = await store.payloads_by_id(session, principal.tenant_id, wanted)
+    return {wanted[statement_id] for statement_id in found}
+
+
 def _is_multipart(content_type: str | None) -> bool:
     return (content_type or "").lower().startswith("multipart/")
 

@@ -287,6 +287,20 @@ class TestStatementRules:
         assert (await quiz.send("failed")).status_code == 200
         assert (await quiz.send("passed")).status_code == 403
 
+    async def test_a_resent_statement_is_the_plain_xapi_no_op(self, quiz: AU) -> None:
+        """An AU retrying a PUT it sent before gets 204 as xAPI-Communication 2.1.1 says,
+        not a second-initialized 403; other content under the id is still a 409."""
+        assert quiz.client is not None
+        passed = quiz.statement("passed")
+        path = f"{quiz.endpoint}/statements"
+        first = await quiz.client.put(path, params={"statementId": passed["id"]}, json=passed)
+        assert first.status_code == 204
+        again = await quiz.client.put(path, params={"statementId": passed["id"]}, json=passed)
+        assert again.status_code == 204
+        changed = {**passed, "result": {**passed["result"], "duration": "PT9M"}}
+        other = await quiz.client.put(path, params={"statementId": passed["id"]}, json=changed)
+        assert other.status_code == 409
+
     async def test_a_passed_without_a_score_is_not_judged(self, quiz: AU) -> None:
         """cmi5 9.6.3.2: the masteryscore extension goes with a score judged against it; a
         passed without a score needs none (CATAPULT 001 sends one)."""
