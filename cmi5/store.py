@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cmi5.structure import Course
@@ -264,15 +264,19 @@ async def insert_session(session: AsyncSession, row: SessionRow) -> None:
 async def session_by_id(
     session: AsyncSession, session_id: uuid.UUID, *, for_update: bool = False
 ) -> SessionRow | None:
-    query = select(cmi5_sessions).where(cmi5_sessions.c.id == session_id)
-    row = (await session.execute(query.with_for_update() if for_update else query)).first()
-    return _session(row) if row else None
+    return await _one_session(session, cmi5_sessions.c.id == session_id, for_update)
 
 
 async def session_by_credential(
     session: AsyncSession, credential_id: int, *, for_update: bool = False
 ) -> SessionRow | None:
-    query = select(cmi5_sessions).where(cmi5_sessions.c.credential_id == credential_id)
+    return await _one_session(session, cmi5_sessions.c.credential_id == credential_id, for_update)
+
+
+async def _one_session(
+    session: AsyncSession, where: ColumnElement[bool], for_update: bool
+) -> SessionRow | None:
+    query = select(cmi5_sessions).where(where)
     row = (await session.execute(query.with_for_update() if for_update else query)).first()
     return _session(row) if row else None
 
