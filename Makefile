@@ -25,7 +25,7 @@ typecheck: $(BIN)/lrs
 	$(BIN)/mypy
 
 pytest: $(BIN)/lrs
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 # Needs PostgreSQL at 127.0.0.1:5432; BENCH_ARGS e.g. "--statements 100000 --backends sqlite".
 bench: $(BIN)/lrs
