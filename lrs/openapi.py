@@ -52,7 +52,15 @@ _OAUTH_ERROR_SCHEMA = {
 }
 _OAUTH_PATH = "/oauth/token"
 _ANY_DOCUMENT = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
-_OPEN = ("/health", "/xapi/about")  # no credentials
+# No credentials: liveness, About, and what a cmi5 AU's browser opens itself.
+_OPEN = (
+    "/health",
+    "/xapi/about",
+    "/cmi5/content/{content_key}/{path}",
+    "/cmi5/fetch/{session_id}/{secret}",
+)
+_COURSE_IMPORT = "/cmi5/courses"
+_PACKAGE = {"schema": {"type": "string", "format": "binary"}}
 # (path prefix, methods, the resource's own errors)
 _OWN_ERRORS: tuple[tuple[str, frozenset[str], tuple[int, ...]], ...] = (
     ("/xapi/statements", frozenset({"put", "post"}), (409,)),
@@ -67,6 +75,9 @@ _OWN_ERRORS: tuple[tuple[str, frozenset[str], tuple[int, ...]], ...] = (
     ("/admin/", frozenset({"get", "post", "put", "patch", "delete"}), (404,)),
     ("/admin/", frozenset({"post", "put", "patch"}), (409,)),
     ("/xapi/about", frozenset({"get"}), (400,)),
+    ("/cmi5/registrations", frozenset({"get", "post"}), (404,)),
+    ("/cmi5/sessions/", frozenset({"post"}), (404,)),
+    ("/cmi5/content/", frozenset({"get"}), (400, 404)),
 )
 _DOCUMENT_PATHS = ("/xapi/activities/state", "/xapi/activities/profile", "/xapi/agents/profile")
 
@@ -97,6 +108,20 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
     elif path not in _OPEN:
         codes |= {400, 401, 403, 429}
         operation["security"] = [{"basic": []}, {"bearer": []}]
+    if path == _COURSE_IMPORT and method == "post":
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/xml": _PACKAGE,
+                "application/zip": _PACKAGE,
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            },
+        }
     has_body = "requestBody" in operation or (path in _DOCUMENT_PATHS and method in {"put", "post"})
     if has_body:
         codes |= {408, 413}
