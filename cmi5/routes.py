@@ -16,8 +16,9 @@ from cmi5 import store
 from cmi5.service import LAUNCH_MODES, WAIVE_REASONS, Cmi5
 from cmi5.store import RegistrationRow
 from lrs.db import DbSession, commit
-from lrs.errors import BadRequest, NotFound, PayloadTooLarge
+from lrs.errors import BadRequest, NotFound
 from lrs.middleware import utc_timestamp
+from lrs.routing import read_body
 from statements.validation import parse_agent
 
 router = APIRouter(prefix="/cmi5", tags=["cmi5"])
@@ -30,14 +31,7 @@ def _cmi5(request: Request) -> Cmi5:
 
 async def _upload(request: Request) -> tuple[str | None, bytes]:
     """The package as sent: a raw body, or the one file of a multipart form."""
-    limit: int = request.app.state.settings.max_request_bytes
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"a course package is limited to {limit} bytes", "body")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = await read_body(request, request.app.state.settings.max_request_bytes, "packages")
     content_type = request.headers.get("content-type")
     if not (content_type or "").lower().startswith("multipart/form-data"):
         return content_type, body

@@ -198,7 +198,7 @@ def _check_order(view: SessionView, name: str, path: str) -> None:
 def _check_result(
     view: SessionView, name: str, result: dict[str, Any], categories: set[Any], path: str
 ) -> None:
-    path = f"{path}.result"
+    statement_path, path = path, f"{path}.result"
     score = result.get("score")
     if score is not None:
         if name not in ("passed", "failed"):
@@ -226,7 +226,7 @@ def _check_result(
         raise _refuse(
             "the moveon category is present exactly when result has success or completion "
             "(cmi5 9.6.2.2)",
-            f"{path[: -len('.result')]}.context.contextActivities.category",
+            f"{statement_path}.context.contextActivities.category",
         )
     if name in ("terminated", "completed", "passed", "failed") and "duration" not in result:
         raise _refuse(f"{name} carries result.duration (cmi5 9.5.4.1)", f"{path}.duration")

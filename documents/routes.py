@@ -26,9 +26,9 @@ from documents.service import (
 )
 from documents.store import StoredDocument
 from lrs.db import DbSession, commit
-from lrs.errors import BadRequest, PayloadTooLarge
+from lrs.errors import BadRequest
 from lrs.params import check_parameter_names
-from lrs.routing import documented_parameters
+from lrs.routing import documented_parameters, read_body
 from statements.validation import agent_ifi, is_iri, is_uuid, parse_agent, parse_timestamp
 
 _MAX_ID_LENGTH = 1024
@@ -115,18 +115,6 @@ def _preconditions(request: Request) -> Preconditions:
     )
 
 
-async def _body(request: Request) -> bytes:
-    limit: int = request.app.state.settings.max_document_bytes
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"documents are limited to {limit} bytes", "body")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _document_headers(document: StoredDocument) -> dict[str, str]:
     return {
         "ETag": f'"{document.etag}"',
@@ -181,7 +169,9 @@ def _handlers(resource: DocumentResource) -> dict[str, Handler]:
             target.document_id,
             merge=request.method == "POST",
             content_type=request.headers.get("content-type"),
-            content=await _body(request),
+            content=await read_body(
+                request, request.app.state.settings.max_document_bytes, "documents"
+            ),
             preconditions=_preconditions(request),
         )
         await commit(session)

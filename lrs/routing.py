@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+
+from lrs.errors import PayloadTooLarge
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
@@ -35,3 +37,16 @@ def documented_parameters(names: tuple[str, ...], required: tuple[str, ...] = ()
             for name in names
         ]
     }
+
+
+async def read_body(request: Request, limit: int, what: str) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` bytes (before it is
+    all read)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"{what} are limited to {limit} bytes", "body")
+        chunks.append(chunk)
+    return b"".join(chunks)
