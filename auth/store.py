@@ -102,6 +102,11 @@ async def subtree(session: AsyncSession, path: str) -> list[TenantRow]:
     return sorted((_tenant(row) for row in rows), key=lambda tenant: tenant.path.count("/"))
 
 
+async def tenants_by_ids(session: AsyncSession, tenant_ids: Sequence[int]) -> list[TenantRow]:
+    query = select(tenants).where(tenants.c.id.in_(tenant_ids))
+    return [_tenant(row) for row in (await session.execute(query)).all()]
+
+
 async def all_tenants(session: AsyncSession) -> list[TenantRow]:
     return [_tenant(row) for row in (await session.execute(select(tenants))).all()]
 

@@ -13,6 +13,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
+from analytics import routes as analytics_routes
+from analytics.service import Analytics
 from auth import routes as auth_routes
 from auth.limits import RateLimiter
 from auth.service import Authenticator
@@ -95,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.document_hooks = DocumentHooks()
     app.state.cmi5 = Cmi5.configured(settings, app.state.statement_hooks)
     app.state.cmi5.install(app.state.document_hooks)
+    app.state.analytics = Analytics.configured(settings)
+    app.state.analytics.install(app.state.statement_hooks)
 
     app.add_exception_handler(XAPIError, _xapi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -107,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(tenancy_routes.router)
     app.include_router(cmi5_routes.router)
+    app.include_router(analytics_routes.router)
 
     # Added innermost first: the request middleware's own answers (408, 503, 500) carry
     # CORS headers too, and CORS answers preflights before any xAPI rule applies.

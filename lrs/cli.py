@@ -11,13 +11,17 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.service import Analytics
 from auth import service as auth_service
+from auth import store as auth_store
+from auth.store import TenantRow
 from cmi5.service import SAMPLE_COURSE_ID, Cmi5
 from lrs.db import create_engine, create_sessionmaker, migrate
 from lrs.errors import BadRequest, XAPIError
@@ -248,6 +252,44 @@ def _cmi5_import(args: argparse.Namespace) -> None:
     _print_json(_administer(args, action))
 
 
+async def _tenants_for(session: AsyncSession, name: str | None) -> list[TenantRow]:
+    """The tenant named and those below it; every tenant when none is named."""
+    if name is None:
+        return await auth_store.all_tenants(session)
+    return await auth_store.subtree(session, (await auth_service.tenant_named(session, name)).path)
+
+
+def _analytics_rebuild(args: argparse.Namespace) -> None:
+    async def action(session: AsyncSession, _actor: Actor, settings: Settings) -> Any:
+        analytics = Analytics.configured(settings)
+        done = {}
+        for tenant in await _tenants_for(session, args.tenant):
+            done[tenant.name] = asdict(await analytics.rebuild(session, tenant.id))
+        return done
+
+    _print_json(_administer(args, action))
+
+
+def _analytics_fit(args: argparse.Namespace) -> None:
+    async def action(session: AsyncSession, _actor: Actor, settings: Settings) -> Any:
+        analytics = Analytics.configured(settings)
+        done = {}
+        for tenant in await _tenants_for(session, args.tenant):
+            fits = await analytics.fit(session, tenant.id)
+            done[tenant.name] = {
+                skill or "(tenant default)": {
+                    **fit.parameters.as_dict(),
+                    "sequences": fit.sequences,
+                    "answers": fit.observations,
+                    "iterations": fit.iterations,
+                }
+                for skill, fit in fits.items()
+            }
+        return done
+
+    _print_json(_administer(args, action))
+
+
 def _openapi(_args: argparse.Namespace) -> None:
     from lrs.app import create_app
 
@@ -334,6 +376,20 @@ def main(argv: list[str] | None = None) -> None:
     )
     cmi5_import.add_argument("package")
     cmi5_import.add_argument("--tenant", default=Settings().default_tenant)
+
+    analytics_commands = commands.add_parser("analytics", help="learner models").add_subparsers(
+        dest="action", required=True
+    )
+    rebuild = _command(
+        analytics_commands, "rebuild", "make learner models again from stored statements",
+        _analytics_rebuild,
+    )  # fmt: skip
+    rebuild.add_argument("--tenant", help="this tenant and those below it (default: all)")
+    fit = _command(
+        analytics_commands, "fit", "fit mastery parameters to the answers, then refold",
+        _analytics_fit,
+    )  # fmt: skip
+    fit.add_argument("--tenant", help="this tenant and those below it (default: all)")
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document")
     openapi.set_defaults(run=_openapi)

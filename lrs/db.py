@@ -168,6 +168,7 @@ TABLE_MODULES = (
     "documents.tables",
     "tenancy.tables",
     "cmi5.tables",
+    "analytics.tables",
 )
 
 

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     cmi5_max_package_bytes: int = 512 * 1024 * 1024
     # cmi5 11: the languagePreference written for a learner who has none yet.
     cmi5_language_preference: str = "en-US"
+    # Learning analytics: a scaled score at or above this makes an `answered` statement
+    # without result.success a right answer (analytics/evidence.py).
+    analytics_pass_score: float = 0.5
+    # Views flag an estimate (mastery, a rate, a mean) resting on fewer observations.
+    analytics_min_observations: int = 5
     cors_origins: list[str] = ["*"]
     # The version an answer names when its request named none: /about, and the 400 for a
     # missing or unknown X-Experience-API-Version.

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -172,6 +180,26 @@ async def stored_ids(
     wanted = {uuid.UUID(s["id"]): s["id"] for s in batch if "id" in s}
     found = await store.payloads_by_id(session, principal.tenant_id, wanted)
     return {wanted[statement_id] for statement_id in found}
+
+
+async def voided_among(
+    session: AsyncSession, principal: Principal, batch: Sequence[Statement]
+) -> set[str]:
+    """The ids of `batch` (just stored) that are stored voided: their voiding statement
+    came first (xAPI-Data 2.3.2)."""
+    wanted = {uuid.UUID(s["id"]): s["id"] for s in batch}
+    return {wanted[i] for i in await store.voided_among(session, principal.tenant_id, wanted)}
+
+
+async def live_statements(
+    session: AsyncSession, tenant_id: int, page: int = 1000
+) -> AsyncIterator[list[Statement]]:
+    """A tenant's statements that count (neither voided nor voiding), oldest stored first,
+    in pages: what a domain rebuilds its own records from."""
+    after: tuple[datetime, int] | None = None
+    while rows := await store.live_page(session, tenant_id, after, page):
+        yield [json.loads(row.payload) for row in rows]
+        after = rows[-1].stored, rows[-1].seq
 
 
 def _is_multipart(content_type: str | None) -> bool:

@@ -421,6 +421,37 @@ async def payloads_by_id(
     return {row.statement_id: row.payload for row in result}
 
 
+async def voided_among(
+    session: AsyncSession, tenant_id: int, statement_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    ids = list(statement_ids)
+    if not ids:
+        return set()
+    result = await session.scalars(
+        select(statements.c.statement_id).where(
+            statements.c.tenant_id == tenant_id,
+            statements.c.statement_id.in_(ids),
+            statements.c.voided == true(),
+        )
+    )
+    return set(result.all())
+
+
+async def live_page(
+    session: AsyncSession, tenant_id: int, after: tuple[datetime, int] | None, limit: int
+) -> list[StoredStatement]:
+    """Statements neither voided nor voiding, in stored order, after the (stored, seq) key."""
+    query = select(statements.c.seq, statements.c.stored, statements.c.payload).where(
+        statements.c.tenant_id == tenant_id,
+        statements.c.voided == false(),
+        statements.c.is_voiding == false(),
+    )
+    if after is not None:
+        query = query.where(tuple_(statements.c.stored, statements.c.seq) > tuple_(*after))
+    rows = await session.execute(query.order_by(statements.c.stored, statements.c.seq).limit(limit))
+    return [StoredStatement(row.seq, row.stored, row.payload) for row in rows]
+
+
 def in_tenants(column: ColumnElement[int], tenant_ids: Sequence[int]) -> ColumnElement[bool]:
     """The reader's tenants: one (an equality the indexes serve best) or a subtree."""
     return column == tenant_ids[0] if len(tenant_ids) == 1 else column.in_(tenant_ids)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lrs.db import dialect_insert
@@ -103,6 +103,25 @@ async def people_where(
         )
         for row in rows
     ]
+
+
+def cohort_agents(
+    tenant_ids: Sequence[int],
+    org_unit: str | None = None,
+    job_role: str | None = None,
+    audience: str | None = None,
+) -> Select[Any]:
+    """The agent keys (agent_ifi) of the people in a cohort, as a subquery for another
+    domain's query: the directory's tables stay this package's."""
+    chosen = select(people.c.id).where(people.c.tenant_id.in_(tenant_ids))
+    for column, value in (
+        (people.c.org_unit, org_unit),
+        (people.c.job_role, job_role),
+        (people.c.audience, audience),
+    ):
+        if value is not None:
+            chosen = chosen.where(column == value)
+    return select(person_agents.c.agent).where(person_agents.c.person_id.in_(chosen))
 
 
 async def delete_people(session: AsyncSession, person_ids: Sequence[int]) -> None:

@@ -30,6 +30,9 @@ POSTGRES_URL = os.environ.get(
     "LRS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 TABLES_TO_EMPTY = (
+    "analytics_evidence",
+    "analytics_states",
+    "analytics_parameters",
     "cmi5_sessions",
     "cmi5_progress",
     "cmi5_registrations",

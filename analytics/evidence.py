@@ -1,0 +1,160 @@
+"""What a stored statement tells the learner models: one `Evidence` per (learner, activity).
+
+The mapping (the README's "Learning analytics" section says the same for users):
+
+- The learner is the statement's actor, an Agent with an IFI (keyed as `agent_ifi` keys it).
+  Statements by Groups, about non-Activity objects, and voiding statements carry none.
+- The statement is evidence about its object Activity (`object`), the Activities of its
+  `context.contextActivities.parent` (`parent`: the lesson, quiz or competency an item
+  belongs to) and of `grouping` (`grouping`: the course or programme). An Activity named
+  twice keeps its closest relation.
+- A recall event is an `answered`, `passed` or `failed` statement (ADL verbs, also cmi5's)
+  with an outcome: `result.success` when present, else the verb (passed / failed), else the
+  score (`result.score.scaled`, or raw within min..max) at or above the pass score.
+- Progress: `completed` or `result.completion: true` completes an Activity; the cmi5
+  progress extension (`result.extensions`, 0-100) and `progressed` report how far along it
+  is; `passed` / `failed` are its outcome.
+- Time spent: `result.duration`, counted toward the object and each of its parents and
+  groupings.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from statements.indexing import is_voiding
+from statements.validation import agent_ifi, parse_timestamp
+
+ADL_VERBS = "http://adlnet.gov/expapi/verbs/"
+ANSWERED, PASSED, FAILED = ADL_VERBS + "answered", ADL_VERBS + "passed", ADL_VERBS + "failed"
+COMPLETED, PROGRESSED = ADL_VERBS + "completed", ADL_VERBS + "progressed"
+RECALL_VERBS = frozenset({ANSWERED, PASSED, FAILED})
+PROGRESS_EXTENSION = "https://w3id.org/xapi/cmi5/result/extensions/progress"
+
+Relation = Literal["object", "parent", "grouping"]
+RELATIONS: tuple[Relation, ...] = ("object", "parent", "grouping")
+
+# ISO 8601 durations as xAPI allows them (Data 4.6); years and months at their average length.
+_DURATION = re.compile(
+    r"P(?:(?P<Y>[0-9.,]+)Y)?(?:(?P<M>[0-9.,]+)M)?(?:(?P<W>[0-9.,]+)W)?(?:(?P<D>[0-9.,]+)D)?"
+    r"(?:T(?:(?P<h>[0-9.,]+)H)?(?:(?P<m>[0-9.,]+)M)?(?:(?P<s>[0-9.,]+)S)?)?"
+)
+_SECONDS = {
+    "Y": 365.2425 * 86400,
+    "M": 30.436875 * 86400,
+    "W": 7 * 86400,
+    "D": 86400,
+    "h": 3600,
+    "m": 60,
+    "s": 1,
+}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    statement_id: uuid.UUID
+    learner: str
+    activity_id: str
+    relation: Relation
+    at: datetime  # the statement's timestamp: when it happened, not when it was stored
+    verb: str
+    correct: bool | None  # a recall event's outcome; None when the statement is none
+    scaled: float | None
+    progress: float | None  # 0-100
+    completed: bool
+    seconds: float | None
+    registration: uuid.UUID | None
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        """Learner models fold their evidence in this order, whatever order it arrived in."""
+        return self.at, str(self.statement_id)
+
+
+def duration_seconds(value: str) -> float:
+    """Seconds in a duration that statement validation has accepted."""
+    match = _DURATION.fullmatch(value)
+    if match is None:
+        return 0.0
+    return sum(
+        float(amount.replace(",", ".")) * _SECONDS[unit]
+        for unit, amount in match.groupdict().items()
+        if amount is not None
+    )
+
+
+def scaled_score(result: Mapping[str, Any]) -> float | None:
+    """`score.scaled`, else `raw` placed within `min`..`max` (Data 4.1.5.1.s2)."""
+    score = result.get("score")
+    if not isinstance(score, Mapping):
+        return None
+    if "scaled" in score:
+        return float(score["scaled"])
+    if "raw" in score and "min" in score and "max" in score and score["max"] > score["min"]:
+        low, high = float(score["min"]), float(score["max"])
+        return (float(score["raw"]) - low) / (high - low)
+    return None
+
+
+def _outcome(
+    verb: str, result: Mapping[str, Any], scaled: float | None, pass_score: float
+) -> bool | None:
+    if verb not in RECALL_VERBS:
+        return None
+    if isinstance(result.get("success"), bool):
+        return bool(result["success"])
+    if verb != ANSWERED:
+        return verb == PASSED
+    return None if scaled is None else scaled >= pass_score
+
+
+def _related(statement: Mapping[str, Any]) -> dict[str, Relation]:
+    related: dict[str, Relation] = {statement["object"]["id"]: "object"}
+    context_activities = statement.get("context", {}).get("contextActivities", {})
+    for relation in ("parent", "grouping"):
+        for activity in context_activities.get(relation, ()):
+            related.setdefault(activity["id"], relation)
+    return related
+
+
+def evidence_of(statement: Mapping[str, Any], pass_score: float) -> list[Evidence]:
+    """The evidence a stored (validated, prepared) statement carries; [] for none."""
+    if is_voiding(statement) or statement["object"].get("objectType", "Activity") != "Activity":
+        return []
+    actor = statement["actor"]
+    learner = agent_ifi(actor) if actor.get("objectType", "Agent") == "Agent" else None
+    if learner is None:
+        return []
+    verb = statement["verb"]["id"]
+    result = statement.get("result", {})
+    scaled = scaled_score(result)
+    correct = _outcome(verb, result, scaled, pass_score)
+    progress = result.get("extensions", {}).get(PROGRESS_EXTENSION)
+    progress_value = float(progress) if isinstance(progress, int | float) else None
+    completed = verb == COMPLETED or result.get("completion") is True
+    seconds = duration_seconds(result["duration"]) if "duration" in result else None
+    registration = statement.get("context", {}).get("registration")
+    at = parse_timestamp(statement["timestamp"], "timestamp").astimezone(UTC)
+    statement_id = uuid.UUID(statement["id"])
+    return [
+        Evidence(
+            statement_id=statement_id,
+            learner=learner,
+            activity_id=activity_id,
+            relation=relation,
+            at=at,
+            verb=verb,
+            correct=correct,
+            scaled=scaled,
+            progress=progress_value,
+            completed=completed,
+            seconds=seconds,
+            registration=uuid.UUID(registration) if registration else None,
+        )
+        for activity_id, relation in _related(statement).items()
+    ]

@@ -1,0 +1,96 @@
+"""A learner's model of one Activity: a fold over its evidence in time order.
+
+The same fold serves the statement just stored (continued from the saved state when the new
+evidence is later than all before it) and a rebuild (from nothing), so both end in the
+same state. What counts toward what:
+
+- every relation: first and last activity, statement count, time spent;
+- the object only: completion, progress, pass/fail outcome and attempts, best score, and
+  the forgetting curve (an item is what was recalled, not the quiz around it);
+- object and parent: mastery (an answer is evidence of the item's skill and of the
+  competency it belongs to, not of the whole course)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from analytics import bkt, memory
+from analytics.evidence import FAILED, PASSED, Evidence
+
+
+@dataclass
+class ActivityState:
+    learner: str
+    activity_id: str
+    first_at: datetime
+    last_at: datetime
+    last_statement: str  # with last_at, the order key of the last evidence folded in
+    statements: int = 0
+    seconds: float = 0.0
+    completed_at: datetime | None = None
+    progress: float | None = None  # the highest progress reported, 0-100
+    outcome: str | None = None  # the latest of "passed" / "failed"
+    first_outcome: str | None = None
+    attempts: int = 0  # passed / failed statements
+    best_score: float | None = None
+    answers: int = 0  # recall events
+    correct: int = 0
+    mastery: float | None = None
+    memory: memory.Memory | None = None
+
+    @property
+    def order(self) -> tuple[datetime, str]:
+        return self.last_at, self.last_statement
+
+    @property
+    def completion(self) -> float:
+        """Per cent complete: 100 once completed, else the progress reported, else 0."""
+        return 100.0 if self.completed_at is not None else (self.progress or 0.0)
+
+    @property
+    def status(self) -> str:
+        if self.outcome is not None:
+            return self.outcome
+        return "completed" if self.completed_at is not None else "started"
+
+
+def fold(
+    state: ActivityState | None, evidence: Iterable[Evidence], parameters: bkt.Parameters
+) -> ActivityState:
+    """`state` (None: nothing yet) after `evidence`, which must be in `Evidence.order` and
+    later than anything in `state`."""
+    current = copy.copy(state)
+    for item in evidence:
+        if current is None:
+            current = ActivityState(item.learner, item.activity_id, item.at, item.at, "")
+        current.last_at, current.last_statement = item.order
+        current.statements += 1
+        current.seconds += item.seconds or 0.0
+        if item.relation == "object":
+            _object_evidence(current, item)
+        if item.correct is not None and item.relation != "grouping":
+            current.answers += 1
+            current.correct += item.correct
+            current.mastery = bkt.update(current.mastery, item.correct, parameters)
+    if current is None:
+        raise ValueError("a learner model needs at least one piece of evidence")
+    return current
+
+
+def _object_evidence(state: ActivityState, item: Evidence) -> None:
+    if item.completed and state.completed_at is None:
+        state.completed_at = item.at
+    if item.progress is not None:
+        state.progress = max(state.progress or 0.0, min(100.0, item.progress))
+    if item.verb in (PASSED, FAILED):
+        state.outcome = "passed" if item.verb == PASSED else "failed"
+        state.first_outcome = state.first_outcome or state.outcome
+        state.attempts += 1
+    if item.scaled is not None:
+        best = state.best_score
+        state.best_score = item.scaled if best is None else max(best, item.scaled)
+    if item.correct is not None:
+        state.memory = memory.review(state.memory, item.correct, item.scaled, item.at)

@@ -1,0 +1,212 @@
+"""Learner models kept current in the statement write's own transaction, rebuilt from the
+stored statements on demand, and the mastery parameters fitted to a tenant's answers."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics import bkt, store
+from analytics.evidence import Evidence, evidence_of
+from analytics.learner import ActivityState, fold
+from analytics.store import Cursor, Key, ModelFilter
+from auth import service as auth_service
+from auth import store as auth_store
+from auth.models import Principal
+from auth.models import Scope as AuthScope
+from lrs.errors import Forbidden
+from lrs.settings import Settings
+from statements import service as statements
+from statements.indexing import is_voiding
+from statements.service import Statement, StatementHooks
+from statements.validation import agent_ifi, parse_agent
+from tenancy.store import cohort_agents
+
+# A skill needs this many answers for parameters of its own; others share the tenant's.
+MIN_FIT_ANSWERS = 200
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    statements: int
+    evidence: int
+    models: int
+
+
+class Analytics:
+    def __init__(self, pass_score: float) -> None:
+        self.pass_score = pass_score
+
+    @classmethod
+    def configured(cls, settings: Settings) -> Analytics:
+        return cls(settings.analytics_pass_score)
+
+    def install(self, statement_hooks: StatementHooks) -> None:
+        statement_hooks.after_store.append(self.after_store)
+
+    def evidence(self, batch: Iterable[Statement]) -> list[Evidence]:
+        return [item for statement in batch for item in evidence_of(statement, self.pass_score)]
+
+    async def after_store(
+        self, session: AsyncSession, principal: Principal, batch: Sequence[Statement]
+    ) -> None:
+        """The statements' evidence joins their learners' models; a voiding statement's
+        target leaves them (xAPI-Data 2.3.2: a voided statement no longer counts)."""
+        tenant_id = principal.tenant_id
+        voided = {uuid.UUID(s["object"]["id"]) for s in batch if is_voiding(s)}
+        items = self.evidence(batch)
+        if items:
+            # A statement whose voiding statement came first is stored voided.
+            already = await statements.voided_among(
+                session, principal, [s for s in batch if not is_voiding(s)]
+            )
+            items = [item for item in items if str(item.statement_id) not in already]
+            await store.insert_evidence(session, tenant_id, items)
+        touched = await store.retract_evidence(session, tenant_id, voided) if voided else set()
+        if items or touched:
+            await self._update(session, tenant_id, items, touched)
+
+    async def _update(
+        self,
+        session: AsyncSession,
+        tenant_id: int,
+        items: Sequence[Evidence],
+        retracted: set[Key],
+    ) -> None:
+        new: dict[Key, list[Evidence]] = defaultdict(list)
+        for item in sorted(items, key=lambda item: item.order):
+            new[item.learner, item.activity_id].append(item)
+        keys = set(new) | retracted
+        saved = await store.lock_states(session, tenant_id, keys, datetime.now(UTC))
+        parameters = await store.parameters(session, tenant_id)
+        states: list[ActivityState] = []
+        refold: set[Key] = set(retracted)
+        for key, arrived in new.items():
+            state = saved.get(key)
+            if key in refold or (state is not None and arrived[0].order <= state.order):
+                refold.add(key)  # late evidence: the fold's order is time, not arrival
+            else:
+                states.append(fold(state, arrived, _for_skill(parameters, key[1])))
+        if refold:
+            for key, evidence in (await store.evidence_for(session, tenant_id, refold)).items():
+                if evidence:
+                    states.append(fold(None, evidence, _for_skill(parameters, key[1])))
+        await store.save_states(session, tenant_id, states)
+        emptied = keys - {(state.learner, state.activity_id) for state in states}
+        if emptied:
+            await store.delete_states(session, tenant_id, emptied)
+
+    async def rebuild(self, session: AsyncSession, tenant_id: int) -> Rebuilt:
+        """The tenant's models made again from its stored statements: the same state the
+        statements built as they arrived."""
+        await store.delete_tenant_models(session, tenant_id)
+        count = evidence = 0
+        async for page in statements.live_statements(session, tenant_id):
+            count += len(page)
+            items = self.evidence(page)
+            evidence += len(items)
+            await store.insert_evidence(session, tenant_id, items)
+        models = await self._refold_all(session, tenant_id)
+        return Rebuilt(count, evidence, models)
+
+    async def _refold_all(self, session: AsyncSession, tenant_id: int) -> int:
+        parameters = await store.parameters(session, tenant_id)
+        models = 0
+        pending: list[Evidence] = []  # one model's evidence; it may span pages
+
+        async def flush() -> None:
+            nonlocal models
+            if pending:
+                pending.sort(key=lambda item: item.order)
+                skill = pending[0].activity_id
+                await store.save_states(
+                    session, tenant_id, [fold(None, pending, _for_skill(parameters, skill))]
+                )
+                models += 1
+                pending.clear()
+
+        async for page in store.evidence_in_order(session, tenant_id):
+            for item in page:
+                if pending and (item.learner, item.activity_id) != (
+                    pending[0].learner,
+                    pending[0].activity_id,
+                ):
+                    await flush()
+                pending.append(item)
+        await flush()
+        return models
+
+    async def fit(self, session: AsyncSession, tenant_id: int) -> dict[str, bkt.Fit]:
+        """Mastery parameters by EM from the tenant's answers: for each skill with at least
+        MIN_FIT_ANSWERS, and ("") for all skills together; then every model is refolded with
+        them. Returns the fits."""
+        answers: dict[Key, list[Evidence]] = defaultdict(list)
+        async for page in store.evidence_in_order(session, tenant_id):
+            for item in page:
+                if item.correct is not None and item.relation != "grouping":
+                    answers[item.learner, item.activity_id].append(item)
+        sequences: dict[str, list[list[bool]]] = defaultdict(list)
+        for (_, skill), items in answers.items():
+            items.sort(key=lambda item: item.order)
+            sequences[skill].append([bool(item.correct) for item in items])
+        everything = [sequence for skill in sequences.values() for sequence in skill]
+        fits: dict[str, bkt.Fit] = {}
+        if everything:
+            fits[""] = bkt.fit(everything)
+        for skill, skill_sequences in sequences.items():
+            if sum(map(len, skill_sequences)) >= MIN_FIT_ANSWERS:
+                fits[skill] = bkt.fit(skill_sequences, start=fits[""].parameters)
+        await store.replace_parameters(session, tenant_id, fits, datetime.now(UTC))
+        await self._refold_all(session, tenant_id)
+        return fits
+
+
+@dataclass(frozen=True)
+class ViewRequest:
+    agent: str | None  # JSON of an Agent, as the xAPI resources take it
+    activity: str | None
+    tenant: str | None  # a subtree of the reader's tenants, by its top tenant's name
+    org_unit: str | None
+    job_role: str | None
+    audience: str | None
+    since: datetime | None
+    until: datetime | None
+    limit: int
+    after: Cursor | None
+    at: datetime
+    retention: float
+    days: int
+    csv: bool
+
+
+async def view_scope(
+    session: AsyncSession, principal: Principal, wanted: ViewRequest
+) -> tuple[ModelFilter, dict[int, str]]:
+    """What a view may read and was asked to: the reader's tenants (or the subtree named),
+    one learner, one Activity, a cohort of the learner directory; with tenant names."""
+    principal.require(AuthScope.REPORTS_READ, AuthScope.STATEMENTS_READ)
+    readable = set(principal.readable)
+    if wanted.tenant is not None:
+        top = await auth_service.tenant_named(session, wanted.tenant)
+        if top.id not in readable:
+            raise Forbidden(f"tenant {wanted.tenant!r} is not one this credential reads", "tenant")
+        readable &= {tenant.id for tenant in await auth_store.subtree(session, top.path)}
+    tenant_ids = tuple(sorted(readable))
+    learner = None
+    if wanted.agent is not None:
+        learner = agent_ifi(parse_agent(wanted.agent))
+    cohort = None
+    if wanted.org_unit or wanted.job_role or wanted.audience:
+        cohort = cohort_agents(tenant_ids, wanted.org_unit, wanted.job_role, wanted.audience)
+    scope = ModelFilter(tenant_ids, learner, wanted.activity, cohort, wanted.since, wanted.until)
+    names = {t.id: t.name for t in await auth_store.tenants_by_ids(session, tenant_ids)}
+    return scope, names
+
+
+def _for_skill(parameters: Mapping[str, bkt.Parameters], skill: str) -> bkt.Parameters:
+    return parameters.get(skill) or parameters.get("") or bkt.DEFAULT

@@ -1,0 +1,75 @@
+"""Learner models: the evidence each statement gave (so a voided statement's can be taken
+back and a model refolded), the model of each learner and Activity, and fitted mastery
+parameters."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Uuid
+
+from lrs.db import UTCDateTime, metadata
+
+analytics_evidence = Table(
+    "analytics_evidence",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("learner", String(2048), primary_key=True),  # agent_ifi of the actor
+    Column("activity_id", String(2048), primary_key=True),
+    Column("at", UTCDateTime, primary_key=True),
+    Column("statement_id", Uuid, primary_key=True),
+    Column("relation", String(10), nullable=False),  # object / parent / grouping
+    Column("verb", String(2048), nullable=False),
+    Column("correct", Boolean, nullable=True),
+    Column("scaled", Float, nullable=True),
+    Column("progress", Float, nullable=True),
+    Column("completed", Boolean, nullable=False),
+    Column("seconds", Float, nullable=True),
+    Column("registration", Uuid, nullable=True),
+    Index("ix_analytics_evidence_statement", "tenant_id", "statement_id"),
+)
+
+# analytics.learner.ActivityState, one row per learner and Activity.
+analytics_states = Table(
+    "analytics_states",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("learner", String(2048), primary_key=True),
+    Column("activity_id", String(2048), primary_key=True),
+    Column("first_at", UTCDateTime, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    Column("last_statement", String(36), nullable=False),
+    Column("statements", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+    Column("progress", Float, nullable=True),
+    Column("outcome", String(10), nullable=True),
+    Column("first_outcome", String(10), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("best_score", Float, nullable=True),
+    Column("answers", Integer, nullable=False),
+    Column("correct", Integer, nullable=False),
+    Column("mastery", Float, nullable=True),
+    Column("memory_state", Integer, nullable=True),
+    Column("memory_step", Integer, nullable=True),
+    Column("stability", Float, nullable=True),
+    Column("difficulty", Float, nullable=True),
+    Column("memory_due", UTCDateTime, nullable=True),
+    Column("last_review", UTCDateTime, nullable=True),
+    Column("reviews", Integer, nullable=False),
+    Index("ix_analytics_states_activity", "tenant_id", "activity_id"),
+)
+
+# Mastery (BKT) parameters `lrs analytics fit` learned for a skill; skill "" is the
+# tenant's own default, for skills with too few answers of their own.
+analytics_parameters = Table(
+    "analytics_parameters",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("skill", String(2048), primary_key=True),
+    Column("p_init", Float, nullable=False),
+    Column("p_learn", Float, nullable=False),
+    Column("p_slip", Float, nullable=False),
+    Column("p_guess", Float, nullable=False),
+    Column("sequences", Integer, nullable=False),
+    Column("observations", Integer, nullable=False),
+    Column("fitted_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,283 @@
+"""What the learner models answer, as tables: each view is a list of rows with named
+columns, one page at a time (JSON or CSV is the route's business). An estimate that rests on
+fewer than `min_observations` observations says so in its `estimate` column ("few
+observations") instead of passing for a fact."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics import memory, store
+from analytics.learner import ActivityState
+from analytics.store import Cursor, ModelFilter
+from lrs.middleware import utc_timestamp
+
+MASTERED = 0.95  # BKT's customary threshold for "has mastered the skill"
+FEW = "few observations"
+ENOUGH = "ok"
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]]
+    next_after: Cursor | None = None  # where the next page starts; None: this is the last
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else utc_timestamp(moment)
+
+
+def _estimate(observations: int, min_observations: int) -> str:
+    return ENOUGH if observations >= min_observations else FEW
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return None if not whole else part / whole
+
+
+async def _page(
+    session: AsyncSession,
+    scope: ModelFilter,
+    after: Cursor | None,
+    limit: int,
+    **only: Any,
+) -> tuple[store.Page, Cursor | None]:
+    page = await store.states_page(session, scope, after=after, limit=limit + 1, **only)
+    more = len(page) > limit
+    page = page[:limit]
+    last = page[-1] if more else None
+    return page, (last[0], last[1].learner, last[1].activity_id) if last else None
+
+
+PROGRESS_COLUMNS = (
+    "tenant", "learner", "activity", "status", "completion", "seconds", "statements",
+    "first_at", "last_at", "completed_at", "outcome", "first_outcome", "attempts",
+    "best_score",
+)  # fmt: skip
+
+
+async def progress(
+    session: AsyncSession,
+    scope: ModelFilter,
+    names: Mapping[int, str],
+    after: Cursor | None,
+    limit: int,
+) -> Table:
+    page, next_after = await _page(session, scope, after, limit)
+    rows = [
+        {
+            "tenant": names[tenant_id],
+            "learner": state.learner,
+            "activity": state.activity_id,
+            "status": state.status,
+            "completion": state.completion,
+            "seconds": state.seconds,
+            "statements": state.statements,
+            "first_at": _time(state.first_at),
+            "last_at": _time(state.last_at),
+            "completed_at": _time(state.completed_at),
+            "outcome": state.outcome,
+            "first_outcome": state.first_outcome,
+            "attempts": state.attempts,
+            "best_score": state.best_score,
+        }
+        for tenant_id, state in page
+    ]
+    return Table(PROGRESS_COLUMNS, rows, next_after)
+
+
+COHORT_PROGRESS_COLUMNS = (
+    "activity", "learners", "completed", "completion_rate", "assessed", "passed",
+    "pass_rate", "first_attempt_pass_rate", "retakes", "mean_seconds", "estimate",
+)  # fmt: skip
+
+
+async def progress_summary(
+    session: AsyncSession, scope: ModelFilter, min_observations: int
+) -> Table:
+    """Completion and pass rates per Activity over the learners in scope. Pass rates count
+    the learners with an outcome: first attempt (their first passed / failed) and final
+    (their latest)."""
+    rows = [
+        {
+            "activity": row.activity_id,
+            "learners": row.learners,
+            "completed": row.completed,
+            "completion_rate": _ratio(row.completed, row.learners),
+            "assessed": row.assessed,
+            "passed": row.passed,
+            "pass_rate": _ratio(row.passed, row.assessed),
+            "first_attempt_pass_rate": _ratio(row.passed_first, row.assessed),
+            "retakes": row.retakes,
+            "mean_seconds": row.seconds / row.learners,
+            "estimate": _estimate(row.learners, min_observations),
+        }
+        for row in await store.progress_summary(session, scope)
+    ]
+    return Table(COHORT_PROGRESS_COLUMNS, rows)
+
+
+MASTERY_COLUMNS = (
+    "tenant", "learner", "skill", "mastery", "mastered", "answers", "correct", "estimate",
+)  # fmt: skip
+
+
+async def mastery(
+    session: AsyncSession,
+    scope: ModelFilter,
+    names: Mapping[int, str],
+    after: Cursor | None,
+    limit: int,
+    min_observations: int,
+) -> Table:
+    page, next_after = await _page(session, scope, after, limit, answered=True)
+    rows = [
+        {
+            "tenant": names[tenant_id],
+            "learner": state.learner,
+            "skill": state.activity_id,
+            "mastery": state.mastery,
+            "mastered": (state.mastery or 0.0) >= MASTERED,
+            "answers": state.answers,
+            "correct": state.correct,
+            "estimate": _estimate(state.answers, min_observations),
+        }
+        for tenant_id, state in page
+    ]
+    return Table(MASTERY_COLUMNS, rows, next_after, {"mastered_at": MASTERED})
+
+
+COHORT_MASTERY_COLUMNS = (
+    "skill", "learners", "mean_mastery", "mastered", "mastered_rate", "answers",
+    "distribution", "estimate",
+)  # fmt: skip
+
+
+async def mastery_summary(
+    session: AsyncSession, scope: ModelFilter, min_observations: int
+) -> Table:
+    """Per skill: how mastery is spread over the learners in scope; `distribution` counts
+    learners per tenth of the probability (0-0.1, ..., 0.9-1)."""
+    totals, bins = await store.mastery_summary(session, scope, MASTERED)
+    spread: dict[str, list[int]] = defaultdict(lambda: [0] * 10)
+    for row in bins:
+        spread[row.activity_id][row.tenth] = row.learners
+    rows = [
+        {
+            "skill": row.activity_id,
+            "learners": row.learners,
+            "mean_mastery": row.mean,
+            "mastered": row.mastered,
+            "mastered_rate": _ratio(row.mastered, row.learners),
+            "answers": row.answers,
+            "distribution": spread[row.activity_id],
+            "estimate": _estimate(row.learners, min_observations),
+        }
+        for row in totals
+    ]
+    return Table(COHORT_MASTERY_COLUMNS, rows, meta={"mastered_at": MASTERED})
+
+
+MEMORY_COLUMNS = (
+    "tenant", "learner", "item", "retrievability", "stability", "difficulty", "reviews",
+    "last_review", "next_review", "due", "estimate",
+)  # fmt: skip
+
+
+def _memory_row(
+    tenant: str,
+    state: ActivityState,
+    at: datetime,
+    retention: float,
+    min_observations: int,
+) -> dict[str, Any]:
+    remembered = state.memory
+    assert remembered is not None
+    next_review = memory.next_review(remembered, retention)
+    return {
+        "tenant": tenant,
+        "learner": state.learner,
+        "item": state.activity_id,
+        "retrievability": memory.retrievability(remembered, at),
+        "stability": remembered.stability,
+        "difficulty": remembered.difficulty,
+        "reviews": remembered.reviews,
+        "last_review": _time(remembered.last_review),
+        "next_review": _time(next_review),
+        "due": next_review <= at,
+        "estimate": _estimate(remembered.reviews, min_observations),
+    }
+
+
+async def memories(
+    session: AsyncSession,
+    scope: ModelFilter,
+    names: Mapping[int, str],
+    after: Cursor | None,
+    limit: int,
+    *,
+    at: datetime,
+    retention: float,
+    min_observations: int,
+    due_only: bool,
+) -> Table:
+    """Each item's forgetting curve read at `at`; `due_only`: just the items whose recall
+    has fallen to `retention` by then, the review list."""
+    per_stability = memory.days_per_stability(retention)
+    page, next_after = await _page(
+        session,
+        scope,
+        after,
+        limit,
+        due=(at, per_stability) if due_only else None,
+        answered=True,
+    )
+    rows = [
+        _memory_row(names[tenant_id], state, at, retention, min_observations)
+        for tenant_id, state in page
+        if state.memory is not None
+    ]
+    meta = {"at": utc_timestamp(at), "retention": retention}
+    return Table(MEMORY_COLUMNS, rows, next_after, meta)
+
+
+CURVE_COLUMNS = ("day", "at", "retrievability", "memories")
+
+
+async def retention_curve(
+    session: AsyncSession, scope: ModelFilter, start: datetime, days: int, page_size: int = 2000
+) -> Table:
+    """The mean recall probability over the memories in scope (one learner's item, or a
+    cohort's items), at `start` and each of the next `days` days."""
+    sums = [0.0] * (days + 1)
+    count = 0
+    after: Cursor | None = None
+    while True:
+        page, after = await _page(session, scope, after, page_size, answered=True)
+        for _, state in page:
+            if state.memory is None:
+                continue
+            count += 1
+            for day, (_, value) in enumerate(memory.curve(state.memory, start, days)):
+                sums[day] += value
+        if after is None:
+            break
+    points = memory.curve_moments(start, days)
+    rows = [
+        {
+            "day": day,
+            "at": utc_timestamp(moment),
+            "retrievability": sums[day] / count if count else None,
+            "memories": count,
+        }
+        for day, moment in enumerate(points)
+    ]
+    return Table(CURVE_COLUMNS, rows)

@@ -1,0 +1,107 @@
+"""A reporting client and statements of the kinds the learner models read."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from analytics.tables import analytics_states
+from auth.models import Scope
+from lrs.db import create_sessionmaker
+from tests.conftest import client_for, make_credential
+
+ADL = "http://adlnet.gov/expapi/verbs/"
+COURSE = "https://courses.example.com/safety"
+QUIZ = f"{COURSE}/quiz"
+ITEM = f"{QUIZ}/q1"
+
+
+def learner(name: str) -> dict[str, Any]:
+    return {"objectType": "Agent", "mbox": f"mailto:{name}@corp.example.com"}
+
+
+def key_of(name: str) -> str:
+    return f"mbox:mailto:{name}@corp.example.com"
+
+
+def said(
+    name: str,
+    verb: str,
+    activity: str,
+    timestamp: str,
+    *,
+    result: dict[str, Any] | None = None,
+    parents: tuple[str, ...] = (),
+    grouping: tuple[str, ...] = (),
+    statement_id: str | None = None,
+) -> dict[str, Any]:
+    """A statement by learner `name`; `verb` is an ADL verb's last segment."""
+    made: dict[str, Any] = {
+        "id": statement_id or str(uuid.uuid4()),
+        "actor": learner(name),
+        "verb": {"id": ADL + verb},
+        "object": {"objectType": "Activity", "id": activity},
+        "timestamp": timestamp,
+    }
+    context_activities = {}
+    if parents:
+        context_activities["parent"] = [{"id": parent} for parent in parents]
+    if grouping:
+        context_activities["grouping"] = [{"id": group} for group in grouping]
+    if context_activities:
+        made["context"] = {"contextActivities": context_activities}
+    if result is not None:
+        made["result"] = result
+    return made
+
+
+def answer(name: str, correct: bool, timestamp: str, item: str = ITEM, **extra: Any) -> Any:
+    return said(
+        name,
+        "answered",
+        item,
+        timestamp,
+        result={"success": correct, **extra},
+        parents=(QUIZ,),
+        grouping=(COURSE,),
+    )
+
+
+def voiding(target: str, name: str = "admin") -> dict[str, Any]:
+    return {
+        "actor": learner(name),
+        "verb": {"id": ADL + "voided"},
+        "object": {"objectType": "StatementRef", "id": target},
+    }
+
+
+@pytest.fixture
+async def reporter(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Writes statements and reads the views (all + reports/read)."""
+    authorization, _ = await make_credential(app, [Scope.ALL, Scope.REPORTS_READ])
+    async with client_for(app, authorization, "2.0.0") as client:
+        yield client
+
+
+async def post(client: httpx.AsyncClient, statements: list[dict[str, Any]]) -> None:
+    response = await client.post("/xapi/statements", json=statements)
+    assert response.status_code == 200, response.text
+
+
+async def saved_models(app: FastAPI) -> list[dict[str, Any]]:
+    """Every saved learner model, as stored, in key order."""
+    async with create_sessionmaker(app.state.engine)() as session:
+        rows = await session.execute(
+            select(analytics_states).order_by(
+                analytics_states.c.tenant_id,
+                analytics_states.c.learner,
+                analytics_states.c.activity_id,
+            )
+        )
+        return [dict(row._mapping) for row in rows]
