@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest openapi bench crash-test fuzz clean
+.PHONY: run test lint typecheck pytest openapi bench bench-analytics crash-test fuzz clean
 
 $(BIN)/lrs: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ pytest: $(BIN)/lrs
 # Needs PostgreSQL at 127.0.0.1:5432; BENCH_ARGS e.g. "--statements 100000 --backends sqlite".
 bench: $(BIN)/lrs
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The learner models' predictions through the API, time-ordered, next to a constant baseline:
+# FSRS on the real review log in ../shared/data, BKT on simulated answers. BENCH_ARGS e.g.
+# "--backend sqlite".
+bench-analytics: $(BIN)/lrs
+	$(BIN)/python -m bench.analytics $(BENCH_ARGS)
 
 # SIGKILLs a loaded server again and again, then counts what was lost; CRASH_ARGS e.g.
 # "--backends sqlite --kills 3". Needs PostgreSQL at 127.0.0.1:5432.

@@ -6,7 +6,7 @@ hidden Markov model, no forgetting)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 # Kept inside these bounds so that a fit cannot swap the meaning of the states (guess and
@@ -31,6 +31,11 @@ class Parameters:
 
 
 DEFAULT = Parameters()
+
+
+def for_skill(fitted: Mapping[str, Parameters], skill: str) -> Parameters:
+    """A skill's fitted parameters, else the tenant's fitted default ("") else DEFAULT."""
+    return fitted.get(skill) or fitted.get("") or DEFAULT
 
 
 def predict_correct(mastery: float, parameters: Parameters) -> float:

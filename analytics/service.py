@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -48,6 +48,18 @@ class Analytics:
 
     def install(self, statement_hooks: StatementHooks) -> None:
         statement_hooks.after_store.append(self.after_store)
+        statement_hooks.erasures.append(self.erased)
+
+    async def erased(
+        self,
+        session: AsyncSession,
+        tenant_ids: Sequence[int],
+        learner: str,
+        pseudonym: str | None,
+    ) -> None:
+        """An erased learner's models go with their statements, or, when those were kept
+        under a pseudonym, follow it (what a rebuild would make of them either way)."""
+        await store.erase_learner(session, tenant_ids, learner, pseudonym)
 
     def evidence(self, batch: Iterable[Statement]) -> list[Evidence]:
         return [item for statement in batch for item in evidence_of(statement, self.pass_score)]
@@ -91,11 +103,11 @@ class Analytics:
             if key in refold or (state is not None and arrived[0].order <= state.order):
                 refold.add(key)  # late evidence: the fold's order is time, not arrival
             else:
-                states.append(fold(state, arrived, _for_skill(parameters, key[1])))
+                states.append(fold(state, arrived, bkt.for_skill(parameters, key[1])))
         if refold:
             for key, evidence in (await store.evidence_for(session, tenant_id, refold)).items():
                 if evidence:
-                    states.append(fold(None, evidence, _for_skill(parameters, key[1])))
+                    states.append(fold(None, evidence, bkt.for_skill(parameters, key[1])))
         await store.save_states(session, tenant_id, states)
         emptied = keys - {(state.learner, state.activity_id) for state in states}
         if emptied:
@@ -125,7 +137,7 @@ class Analytics:
                 pending.sort(key=lambda item: item.order)
                 skill = pending[0].activity_id
                 await store.save_states(
-                    session, tenant_id, [fold(None, pending, _for_skill(parameters, skill))]
+                    session, tenant_id, [fold(None, pending, bkt.for_skill(parameters, skill))]
                 )
                 models += 1
                 pending.clear()
@@ -206,7 +218,3 @@ async def view_scope(
     scope = ModelFilter(tenant_ids, learner, wanted.activity, cohort, wanted.since, wanted.until)
     names = {t.id: t.name for t in await auth_store.tenants_by_ids(session, tenant_ids)}
     return scope, names
-
-
-def _for_skill(parameters: Mapping[str, bkt.Parameters], skill: str) -> bkt.Parameters:
-    return parameters.get(skill) or parameters.get("") or bkt.DEFAULT

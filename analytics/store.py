@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -241,6 +242,17 @@ async def delete_states(session: AsyncSession, tenant_id: int, keys: Collection[
                 analytics_states.c.tenant_id == tenant_id, _keys_in(chunk)
             )
         )
+
+
+async def erase_learner(
+    session: AsyncSession, tenant_ids: Sequence[int], learner: str, pseudonym: str | None
+) -> None:
+    for table in (analytics_evidence, analytics_states):
+        chosen = (table.c.tenant_id.in_(tenant_ids), table.c.learner == learner)
+        if pseudonym is None:
+            await session.execute(delete(table).where(*chosen))
+        else:
+            await session.execute(update(table).where(*chosen).values(learner=pseudonym))
 
 
 async def delete_tenant_models(session: AsyncSession, tenant_id: int) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics import memory, store
+from analytics import bkt, memory, store
+from analytics.bkt import for_skill
 from analytics.learner import ActivityState
 from analytics.store import Cursor, ModelFilter
 from lrs.middleware import utc_timestamp
@@ -126,7 +127,8 @@ async def progress_summary(
 
 
 MASTERY_COLUMNS = (
-    "tenant", "learner", "skill", "mastery", "mastered", "answers", "correct", "estimate",
+    "tenant", "learner", "skill", "mastery", "mastered", "next_correct", "answers", "correct",
+    "estimate",
 )  # fmt: skip
 
 
@@ -138,7 +140,10 @@ async def mastery(
     limit: int,
     min_observations: int,
 ) -> Table:
+    """`next_correct`: the probability that the learner's next answer is right."""
     page, next_after = await _page(session, scope, after, limit, answered=True)
+    tenants = {tenant_id for tenant_id, _ in page}
+    parameters = {tenant_id: await store.parameters(session, tenant_id) for tenant_id in tenants}
     rows = [
         {
             "tenant": names[tenant_id],
@@ -146,6 +151,9 @@ async def mastery(
             "skill": state.activity_id,
             "mastery": state.mastery,
             "mastered": (state.mastery or 0.0) >= MASTERED,
+            "next_correct": bkt.predict_correct(
+                state.mastery or 0.0, for_skill(parameters[tenant_id], state.activity_id)
+            ),
             "answers": state.answers,
             "correct": state.correct,
             "estimate": _estimate(state.answers, min_observations),

@@ -222,8 +222,10 @@ def _erase(args: argparse.Namespace) -> None:
     request = ErasureRequest(agent=json.loads(args.agent), tenant=args.tenant, mode=args.mode)
 
     async def action(session: AsyncSession, actor: Actor, settings: Settings) -> Any:
+        hooks = StatementHooks()
+        Analytics.configured(settings).install(hooks)
         return await tenancy.erase(
-            session, actor, request, settings.token_secret, settings.public_url
+            session, actor, request, settings.token_secret, settings.public_url, hooks
         )
 
     _print_json(_administer(args, action))

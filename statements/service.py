@@ -47,6 +47,9 @@ Statement = dict[str, Any]
 # Statements deleted per round by retention, bounding the memory one round needs.
 _RETENTION_BATCH = 5000
 StatementHook = Callable[[AsyncSession, Principal, Sequence[Statement]], Awaitable[None]]
+# An agent (IFI key) erased in these tenants; the key that replaces it (a pseudonym's), or
+# None when the statements it was the actor of were deleted.
+ErasureHook = Callable[[AsyncSession, Sequence[int], str, str | None], Awaitable[None]]
 # Further Agent objects known to name the same person as an IFI key (a learner directory).
 IdentityLookup = Callable[[AsyncSession, Principal, str], Awaitable[list[dict[str, Any]]]]
 
@@ -63,11 +66,14 @@ class StatementHooks:
     - `after_store` run in the same transaction, after the statements are written, with the
       statements that were new (re-sent identical statements are not passed again), as
       stored (id, stored, authority, version set).
-    - `identities` name the other Agents of a person, for the Agents resource's Person."""
+    - `identities` name the other Agents of a person, for the Agents resource's Person.
+    - `erasures` run when a learner is erased, so records made from their statements go
+      (or follow the pseudonym) with them."""
 
     checks: list[StatementHook] = field(default_factory=list)
     after_store: list[StatementHook] = field(default_factory=list)
     identities: list[IdentityLookup] = field(default_factory=list)
+    erasures: list[ErasureHook] = field(default_factory=list)
 
 
 def _dumps(value: Any) -> str:
@@ -497,6 +503,7 @@ async def erase_agent(
     tenant_ids: Sequence[int],
     agent_key: str,
     pseudonym: Mapping[str, Any],
+    hooks: StatementHooks,
     *,
     delete_as_actor: bool,
 ) -> Erased:
@@ -517,6 +524,10 @@ async def erase_agent(
     await store.rewrite_statements(session, rewrites)
     await store.delete_statements(session, deleted)
     await store.delete_unreferenced_attachments(session, tenant_ids)
+    for erased in hooks.erasures:
+        await erased(
+            session, tenant_ids, agent_key, None if delete_as_actor else agent_ifi(pseudonym)
+        )
     return Erased(len(deleted), len(rewrites))
 
 

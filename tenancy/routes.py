@@ -218,7 +218,14 @@ async def erase_learner(
 ) -> dict[str, int]:
     actor = await _actor(request, session, principal)
     settings = request.app.state.settings
-    counts = await service.erase(session, actor, body, settings.token_secret, settings.public_url)
+    counts = await service.erase(
+        session,
+        actor,
+        body,
+        settings.token_secret,
+        settings.public_url,
+        request.app.state.statement_hooks,
+    )
     await commit(session)
     return counts
 

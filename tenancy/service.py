@@ -27,6 +27,7 @@ from documents import service as documents_service
 from lrs.errors import BadRequest, NotFound
 from lrs.params import Timestamp
 from statements import service as statements_service
+from statements.service import StatementHooks
 from statements.validation import agent_ifi, validate_agent
 from tenancy import store
 from tenancy.store import Person
@@ -436,6 +437,7 @@ async def erase(
     request: ErasureRequest,
     pseudonym_secret: str,
     public_url: str,
+    hooks: StatementHooks,
 ) -> dict[str, int]:
     """Everything stored of one learner, in one transaction: statements where they are the
     actor are deleted (mode `delete`) or kept with a pseudonym (mode `pseudonymise`); every
@@ -468,6 +470,7 @@ async def erase(
             tenant_ids,
             erased_key,
             pseudonym_for(erased_key, pseudonym_secret, public_url),
+            hooks,
             delete_as_actor=request.mode == "delete",
         )
         counts["statements_deleted"] += erased.deleted

@@ -13,17 +13,20 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from auth.models import Role
 from lrs.db import create_sessionmaker
 from tests.analytics.conftest import (
     COURSE,
     ITEM,
     QUIZ,
     answer,
+    key_of,
     post,
     said,
     saved_models,
     voiding,
 )
+from tests.conftest import client_for, make_credential
 
 
 def bkt_step(p: float, correct: bool) -> float:
@@ -255,3 +258,29 @@ class TestRebuild:
             await session.commit()
         assert rebuilt.models == len(incremental)
         assert await saved_models(app) == incremental
+
+
+class TestErasure:
+    @pytest.mark.parametrize("mode", ["delete", "pseudonymise"])
+    async def test_an_erased_learners_models_go_or_follow_the_pseudonym(
+        self, app: FastAPI, reporter: httpx.AsyncClient, mode: str
+    ) -> None:
+        """Erasure covers what was made of the learner's statements: deleted with them, or
+        kept under the pseudonym the statements now carry (what a rebuild gives)."""
+        await post(reporter, worked_example("hal") + worked_example("ivy"))
+        admin, _ = await make_credential(app, [], "acme", role=Role.ADMIN)
+        async with client_for(app, admin) as client:
+            response = await client.post(
+                "/admin/erasure",
+                json={"agent": {"mbox": "mailto:hal@corp.example.com"}, "mode": mode},
+            )
+        assert response.status_code == 200, response.text
+        assert await views_of(reporter, "/analytics/progress", "hal") == {}
+        learners = {row["learner"] for row in await saved_models(app)}
+        assert key_of("ivy") in learners
+        assert len(learners) == (1 if mode == "delete" else 2)
+        before = await saved_models(app)
+        async with create_sessionmaker(app.state.engine)() as session:
+            await app.state.analytics.rebuild(session, before[0]["tenant_id"])
+            await session.commit()
+        assert await saved_models(app) == before
