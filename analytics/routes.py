@@ -49,7 +49,9 @@ def _number(raw: str, name: str, low: float, high: float, *, whole: bool = False
 def _cursor(raw: str) -> Cursor:
     try:
         tenant_id, learner, activity = json.loads(base64.urlsafe_b64decode(raw.encode()))
-        return int(tenant_id), str(learner), str(activity)
+        if not isinstance(tenant_id, int) or not 0 < tenant_id < 2**31:
+            raise ValueError("not a tenant id")
+        return tenant_id, str(learner), str(activity)
     except (ValueError, TypeError):
         raise BadRequest("after is not a cursor this LRS handed out", "after") from None
 
@@ -60,11 +62,10 @@ def _encode(cursor: Cursor) -> str:
 
 def _parse(request: Request, allowed: tuple[str, ...]) -> ViewRequest:
     params = request.query_params
-    check_parameter_names(list(params.keys()), allowed)
+    check_parameter_names([name for name, _ in params.multi_items()], allowed)
     fmt = params.get("format", "json")
     if fmt not in ("json", "csv"):
         raise BadRequest("format is json or csv", "format")
-    at = params.get("at")
     return ViewRequest(
         agent=params.get("agent"),
         activity=params.get("activity"),
@@ -76,7 +77,7 @@ def _parse(request: Request, allowed: tuple[str, ...]) -> ViewRequest:
         until=parse_timestamp(params["until"], "until") if "until" in params else None,
         limit=int(_number(params.get("limit", "100"), "limit", 1, MAX_LIMIT, whole=True)),
         after=_cursor(params["after"]) if "after" in params else None,
-        at=parse_timestamp(at, "at") if at else datetime.now(UTC),
+        at=parse_timestamp(params["at"], "at") if "at" in params else datetime.now(UTC),
         retention=_number(params.get("retention", "0.9"), "retention", 0.01, 0.99),
         days=int(_number(params.get("days", "30"), "days", 0, 3650, whole=True)),
         csv=fmt == "csv",

@@ -10,12 +10,10 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Row,
     Select,
     bindparam,
     case,
-    cast,
     delete,
     func,
     select,
@@ -407,7 +405,8 @@ async def mastery_summary(
         .group_by(c.activity_id)
         .order_by(c.activity_id)
     )
-    tenth = case((c.mastery >= 1.0, 9), else_=cast(c.mastery * 10, Integer))
+    # Spelled out: a cast to integer rounds on PostgreSQL and truncates on SQLite.
+    tenth = case(*((c.mastery < (i + 1) / 10, i) for i in range(9)), else_=9)
     bins = (
         select(c.activity_id, tenth.label("tenth"), func.count().label("learners"))
         .where(*answered)
