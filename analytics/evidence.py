@@ -37,7 +37,6 @@ RECALL_VERBS = frozenset({ANSWERED, PASSED, FAILED})
 PROGRESS_EXTENSION = "https://w3id.org/xapi/cmi5/result/extensions/progress"
 
 Relation = Literal["object", "parent", "grouping"]
-RELATIONS: tuple[Relation, ...] = ("object", "parent", "grouping")
 
 # ISO 8601 durations as xAPI allows them (Data 4.6); years and months at their average length.
 _DURATION = re.compile(

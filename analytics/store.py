@@ -339,21 +339,22 @@ async def states_page(
     after: Cursor | None,
     limit: int,
     answered: bool = False,
+    remembered: bool = False,
     due: tuple[datetime, float] | None = None,
 ) -> Page:
     """Models in (tenant, learner, activity) order after `after`. `answered`: only those with
-    recall events; `due` (at, days per unit of stability): only memories whose recall has
-    fallen to the target by then (elapsed days >= stability * factor)."""
+    recall events; `remembered`: only those with a memory (recall events on the object);
+    `due` (at, days per unit of stability): only memories whose recall has fallen to the
+    target by then (elapsed days >= stability * factor)."""
     c = analytics_states.c
     query = select(analytics_states).where(*_where(scope))
     if answered:
         query = query.where(c.answers > 0)
+    if remembered or due is not None:
+        query = query.where(c.stability.is_not(None))
     if due is not None:
         at, per_stability = due
-        query = query.where(
-            c.stability.is_not(None),
-            _days_since(session, c.last_review, at) >= c.stability * per_stability,
-        )
+        query = query.where(_days_since(session, c.last_review, at) >= c.stability * per_stability)
     if after is not None:
         query = query.where(tuple_(c.tenant_id, c.learner, c.activity_id) > tuple_(*after))
     query = query.order_by(c.tenant_id, c.learner, c.activity_id).limit(limit)

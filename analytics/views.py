@@ -246,12 +246,11 @@ async def memories(
         after,
         limit,
         due=(at, per_stability) if due_only else None,
-        answered=True,
+        remembered=True,
     )
     rows = [
         _memory_row(names[tenant_id], state, at, retention, min_observations)
         for tenant_id, state in page
-        if state.memory is not None
     ]
     meta = {"at": utc_timestamp(at), "retention": retention}
     return Table(MEMORY_COLUMNS, rows, next_after, meta)
@@ -269,10 +268,9 @@ async def retention_curve(
     count = 0
     after: Cursor | None = None
     while True:
-        page, after = await _page(session, scope, after, page_size, answered=True)
+        page, after = await _page(session, scope, after, page_size, remembered=True)
         for _, state in page:
-            if state.memory is None:
-                continue
+            assert state.memory is not None
             count += 1
             for day, (_, value) in enumerate(memory.curve(state.memory, start, days)):
                 sums[day] += value

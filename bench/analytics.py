@@ -191,8 +191,7 @@ async def predicted(client: httpx.AsyncClient, event: Event, kind: str) -> float
 
 def long_term(events: Sequence[Event]) -> list[bool]:
     """Per event: a day or more after the same learner's previous event on the item. Reviews
-    minutes apart (learning steps after a lapse) are not what a forgetting curve schedules;
-    srs-benchmark scores the same way."""
+    minutes apart (learning steps after a lapse) are not what a forgetting curve schedules."""
     previous: dict[tuple[str, str], datetime] = {}
     flags = []
     for event in events:
