@@ -113,6 +113,9 @@ async def _scope(
 ) -> tuple[ViewRequest, ModelFilter, dict[int, str]]:
     wanted = _parse(request, allowed)
     scope, names = await view_scope(session, principal, wanted)
+    # Statements stored before the view was asked count in it, queued or not.
+    app = request.app
+    await app.state.analytics.drain(app.state.sessionmaker, scope.tenant_ids, wait=True)
     return wanted, scope, names
 
 

@@ -1,15 +1,17 @@
-"""Learner models kept current in the statement write's own transaction, rebuilt from the
+"""Learner models kept current from a durable queue of stored statements, rebuilt from the
 stored statements on demand, and the mastery parameters fitted to a tenant's answers."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics import bkt, store
 from analytics.evidence import Evidence, evidence_of
@@ -26,8 +28,12 @@ from statements.service import Statement, StatementHooks
 from statements.validation import agent_ifi, parse_agent
 from tenancy.store import cohort_agents
 
+logger = logging.getLogger(__name__)
+
 # A skill needs this many answers for parameters of its own; others share the tenant's.
 MIN_FIT_ANSWERS = 200
+# Queue entries (stored batches) folded in one transaction.
+ROUND = 20
 
 
 @dataclass(frozen=True)
@@ -38,16 +44,27 @@ class Rebuilt:
 
 
 class Analytics:
-    def __init__(self, pass_score: float) -> None:
+    """The statement write only queues its new statements (one row in its transaction);
+    `drain` folds them into the models later, in transactions of its own that delete what
+    they fold. So a model update never lengthens a write or holds its locks, a statement
+    is folded exactly once, and one stored is never lost."""
+
+    def __init__(self, pass_score: float, poll_seconds: float) -> None:
         self.pass_score = pass_score
+        self.poll_seconds = poll_seconds
 
     @classmethod
     def configured(cls, settings: Settings) -> Analytics:
-        return cls(settings.analytics_pass_score)
+        return cls(settings.analytics_pass_score, settings.analytics_poll_seconds)
 
     def install(self, statement_hooks: StatementHooks) -> None:
         statement_hooks.after_store.append(self.after_store)
         statement_hooks.erasures.append(self.erased)
+
+    async def after_store(
+        self, session: AsyncSession, principal: Principal, batch: Sequence[Statement]
+    ) -> None:
+        await store.enqueue(session, principal.tenant_id, [s["id"] for s in batch])
 
     async def erased(
         self,
@@ -57,27 +74,74 @@ class Analytics:
         pseudonym: str | None,
     ) -> None:
         """An erased learner's models go with their statements, or, when those were kept
-        under a pseudonym, follow it (what a rebuild would make of them either way)."""
+        under a pseudonym, follow it (what a rebuild would make of them either way). Their
+        queued statements need nothing: they are read back as stored when folded."""
+        for tenant_id in sorted(tenant_ids):
+            await store.lock_tenant(session, tenant_id, wait=True)
         await store.erase_learner(session, tenant_ids, learner, pseudonym)
+
+    async def drain(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tenant_ids: Sequence[int] | None = None,
+        *,
+        wait: bool = False,
+    ) -> int:
+        """Folds the statements queued for `tenant_ids` (all when None) by the time of the
+        call into their models, a round per transaction; returns how many were read.
+        Without `wait` a tenant another writer holds is left to it; with it (a view, which
+        answers for every statement stored before it was asked) this waits its turn."""
+        async with sessionmaker() as session:
+            queued = await store.queued_tenants(session, tenant_ids)
+        done = 0
+        for tenant_id, newest in sorted(queued.items()):
+            while True:
+                async with sessionmaker() as session:
+                    if not await store.lock_tenant(session, tenant_id, wait=wait):
+                        break
+                    folded = await self._fold_queued(session, tenant_id, newest)
+                    await session.commit()
+                if not folded:
+                    break
+                done += folded
+        return done
+
+    async def _fold_queued(
+        self, session: AsyncSession, tenant_id: int, newest: int | None = None
+    ) -> int:
+        """One round: the tenant's oldest queue entries (up to `newest`) folded in; the
+        caller holds the tenant's lock. Returns how many statements were read."""
+        statement_ids = await store.take_queued(session, tenant_id, newest, ROUND)
+        if statement_ids:
+            await self._fold_in(session, tenant_id, statement_ids)
+        return len(statement_ids)
+
+    async def keep_current(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        """Drains the queue for as long as the server runs. Every worker of every instance
+        runs this; the tenant locks share the tenants out among them."""
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                while await self.drain(sessionmaker):
+                    pass
+            except Exception:
+                logger.exception("folding queued statements failed; retrying")
 
     def evidence(self, batch: Iterable[Statement]) -> list[Evidence]:
         return [item for statement in batch for item in evidence_of(statement, self.pass_score)]
 
-    async def after_store(
-        self, session: AsyncSession, principal: Principal, batch: Sequence[Statement]
+    async def _fold_in(
+        self, session: AsyncSession, tenant_id: int, statement_ids: Sequence[str]
     ) -> None:
         """The statements' evidence joins their learners' models; a voiding statement's
-        target leaves them (xAPI-Data 2.3.2: a voided statement no longer counts)."""
-        tenant_id = principal.tenant_id
-        voided = {uuid.UUID(s["object"]["id"]) for s in batch if is_voiding(s)}
-        items = self.evidence(batch)
-        if items:
-            # A statement whose voiding statement came first is stored voided.
-            already = await statements.voided_among(
-                session, principal, [s for s in batch if not is_voiding(s)]
-            )
-            items = [item for item in items if str(item.statement_id) not in already]
-            await store.insert_evidence(session, tenant_id, items)
+        target leaves them (xAPI-Data 2.3.2: a voided statement no longer counts). Read back
+        now, a statement voided since it was queued counts as voided."""
+        stored = await statements.stored_statements(session, tenant_id, statement_ids)
+        live = [s for s, voided in stored if not voided and not is_voiding(s)]
+        folded = await store.with_evidence(session, tenant_id, {uuid.UUID(s["id"]) for s in live})
+        items = self.evidence(s for s in live if uuid.UUID(s["id"]) not in folded)
+        await store.insert_evidence(session, tenant_id, items)
+        voided = {uuid.UUID(s["object"]["id"]) for s, _ in stored if is_voiding(s)}
         touched = await store.retract_evidence(session, tenant_id, voided) if voided else set()
         if items or touched:
             await self._update(session, tenant_id, items, touched)
@@ -93,7 +157,7 @@ class Analytics:
         for item in sorted(items, key=lambda item: item.order):
             new[item.learner, item.activity_id].append(item)
         keys = set(new) | retracted
-        saved = await store.lock_states(session, tenant_id, keys, datetime.now(UTC))
+        saved = await store.states_of(session, tenant_id, keys)
         parameters = await store.parameters(session, tenant_id)
         states: list[ActivityState] = []
         refold: set[Key] = set(retracted)
@@ -114,7 +178,9 @@ class Analytics:
 
     async def rebuild(self, session: AsyncSession, tenant_id: int) -> Rebuilt:
         """The tenant's models made again from its stored statements: the same state the
-        statements built as they arrived."""
+        statements built as they arrived. Statements still queued that it read are skipped
+        when their turn comes."""
+        await store.lock_tenant(session, tenant_id, wait=True)
         await store.delete_tenant_models(session, tenant_id)
         count = evidence = 0
         async for page in statements.live_statements(session, tenant_id):
@@ -156,6 +222,9 @@ class Analytics:
         """Mastery parameters by EM from the tenant's answers: for each skill with at least
         MIN_FIT_ANSWERS, and ("") for all skills together; then every model is refolded with
         them. Returns the fits."""
+        await store.lock_tenant(session, tenant_id, wait=True)
+        while await self._fold_queued(session, tenant_id):
+            pass  # every stored answer counts
         answers: dict[Key, list[Evidence]] = defaultdict(list)
         async for page in store.evidence_in_order(session, tenant_id):
             for item in page:

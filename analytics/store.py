@@ -8,26 +8,38 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    TextClause,
+    Uuid,
+    any_,
     bindparam,
     case,
     delete,
+    false,
     func,
     select,
+    text,
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics import bkt
 from analytics.evidence import Evidence
 from analytics.learner import ActivityState
 from analytics.memory import Memory
-from analytics.tables import analytics_evidence, analytics_parameters, analytics_states
-from lrs.db import UTCDateTime, dialect_insert
+from analytics.tables import (
+    analytics_evidence,
+    analytics_parameters,
+    analytics_queue,
+    analytics_states,
+)
+from lrs.db import UTCDateTime, dialect_insert, write_records
 
 Key = tuple[str, str]  # (learner, activity id)
 _CHUNK = 400  # keys or rows per statement: under both drivers' bound-parameter limits
@@ -36,6 +48,94 @@ _EVIDENCE_COLUMNS = (
     "learner", "activity_id", "at", "statement_id", "relation", "verb", "correct", "scaled",
     "progress", "completed", "seconds", "registration",
 )  # fmt: skip
+
+
+# The advisory lock space of the models' writers (the second key is the tenant's id).
+_MODELS_LOCK = 0x414E4C  # "ANL"
+
+
+async def lock_tenant(session: AsyncSession, tenant_id: int, *, wait: bool) -> bool:
+    """Makes this transaction the only writer of the tenant's models until it ends: on
+    PostgreSQL an advisory lock (without `wait`, False when another holds it); SQLite has
+    one writer at a time, so this takes the database's write lock before anything is read
+    (the driver would begin the transaction only at the first change)."""
+    if session.get_bind().dialect.name == "postgresql":
+        if wait:
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :tenant)"),
+                {"space": _MODELS_LOCK, "tenant": tenant_id},
+            )
+            return True
+        taken = await session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:space, :tenant)"),
+            {"space": _MODELS_LOCK, "tenant": tenant_id},
+        )
+        return bool(taken)
+    # A change of no rows still takes the write lock; in a transaction already writing it
+    # does nothing.
+    await session.execute(
+        update(analytics_queue).where(false()).values(tenant_id=analytics_queue.c.tenant_id)
+    )
+    return True
+
+
+async def enqueue(session: AsyncSession, tenant_id: int, statement_ids: Sequence[str]) -> None:
+    await session.execute(
+        analytics_queue.insert().values(
+            tenant_id=tenant_id, statement_ids=orjson.dumps(list(statement_ids)).decode()
+        )
+    )
+
+
+async def queued_tenants(session: AsyncSession, tenant_ids: Sequence[int] | None) -> dict[int, int]:
+    """Each tenant with statements waiting, and its newest queue entry."""
+    query = select(analytics_queue.c.tenant_id, func.max(analytics_queue.c.id))
+    if tenant_ids is not None:
+        query = query.where(analytics_queue.c.tenant_id.in_(tenant_ids))
+    rows = await session.execute(query.group_by(analytics_queue.c.tenant_id))
+    return dict(rows.all())
+
+
+async def take_queued(
+    session: AsyncSession, tenant_id: int, newest: int | None, limit: int
+) -> list[str]:
+    """Deletes up to `limit` of the tenant's oldest queue entries (none past `newest`) and
+    returns their statement ids; the caller folds them in the same transaction."""
+    c = analytics_queue.c
+    chosen = [c.tenant_id == tenant_id] + ([c.id <= newest] if newest is not None else [])
+    oldest = select(c.id).where(*chosen).order_by(c.id).limit(limit).scalar_subquery()
+    rows = await session.scalars(
+        delete(analytics_queue).where(c.id.in_(oldest)).returning(c.statement_ids)
+    )
+    return [statement_id for entry in rows for statement_id in orjson.loads(entry)]
+
+
+async def with_evidence(
+    session: AsyncSession, tenant_id: int, statement_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of the statements gave evidence already (a rebuild may have read a statement
+    that was still queued)."""
+    found: set[uuid.UUID] = set()
+    for among in _among_statements(session, statement_ids):
+        query = select(analytics_evidence.c.statement_id).where(
+            analytics_evidence.c.tenant_id == tenant_id, among
+        )
+        found.update(await session.scalars(query.distinct()))
+    return found
+
+
+def _among_statements(
+    session: AsyncSession, statement_ids: Collection[uuid.UUID]
+) -> list[ColumnElement[bool]]:
+    """Conditions that together choose the evidence of `statement_ids`: one array on
+    PostgreSQL, lists short enough for SQLite's parameter limit there."""
+    ids = sorted(statement_ids)
+    column = analytics_evidence.c.statement_id
+    if not ids:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return [column == any_(bindparam("statement_ids", ids, type_=postgresql.ARRAY(Uuid)))]
+    return [column.in_(chunk) for chunk in _chunks(ids)]
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -48,14 +148,9 @@ def _keys_in(keys: Sequence[Key], table: Any = analytics_states) -> ColumnElemen
 
 
 async def insert_evidence(session: AsyncSession, tenant_id: int, items: Sequence[Evidence]) -> None:
-    for chunk in _chunks(items):
-        await session.execute(
-            analytics_evidence.insert(),
-            [
-                {"tenant_id": tenant_id} | {name: getattr(item, name) for name in _EVIDENCE_COLUMNS}
-                for item in chunk
-            ],
-        )
+    records = [(tenant_id, *(getattr(item, name) for name in _EVIDENCE_COLUMNS)) for item in items]
+    connection = await session.connection()
+    await write_records(connection, analytics_evidence, ("tenant_id", *_EVIDENCE_COLUMNS), records)
 
 
 async def retract_evidence(
@@ -63,13 +158,10 @@ async def retract_evidence(
 ) -> set[Key]:
     """Deletes the evidence of voided statements; returns the models it was part of."""
     touched: set[Key] = set()
-    for chunk in _chunks(sorted(statement_ids)):
+    for among in _among_statements(session, statement_ids):
         result = await session.execute(
             delete(analytics_evidence)
-            .where(
-                analytics_evidence.c.tenant_id == tenant_id,
-                analytics_evidence.c.statement_id.in_(chunk),
-            )
+            .where(analytics_evidence.c.tenant_id == tenant_id, among)
             .returning(analytics_evidence.c.learner, analytics_evidence.c.activity_id)
         )
         touched.update((row.learner, row.activity_id) for row in result)
@@ -180,57 +272,78 @@ def _values(tenant_id: int, state: ActivityState) -> dict[str, Any]:
     }
 
 
-async def lock_states(
-    session: AsyncSession, tenant_id: int, keys: Collection[Key], placeholder: datetime
+async def states_of(
+    session: AsyncSession, tenant_id: int, keys: Collection[Key]
 ) -> dict[Key, ActivityState]:
-    """The saved models of `keys`, locked until the transaction ends, so that concurrent
-    writers of one learner's Activity take turns (PostgreSQL; SQLite has one writer at a
-    time). A model not saved yet gets a placeholder row to lock, which `save_states` or
-    `delete_states` replaces; it is not returned."""
+    """The saved models of `keys` (the caller holds the tenant's lock)."""
     ordered = sorted(keys)
+    if not ordered:
+        return {}
     if session.get_bind().dialect.name == "postgresql":
-        empty = {"first_at": placeholder, "last_at": placeholder, "last_statement": ""}
-        empty |= {"statements": 0, "seconds": 0.0, "attempts": 0, "answers": 0, "correct": 0}
-        empty |= {"reviews": 0}
+        learners, activities = zip(*ordered, strict=True)
+        params = {"tenant_id": tenant_id, "learners": learners, "activities": activities}
+        rows: Iterable[Row[Any]] = await session.execute(_STATES_OF_KEYS, params)
+    else:
+        rows = []
         for chunk in _chunks(ordered):
-            insert = dialect_insert(session, analytics_states).on_conflict_do_nothing()
-            await session.execute(
-                insert,
-                [
-                    {"tenant_id": tenant_id, "learner": learner, "activity_id": activity} | empty
-                    for learner, activity in chunk
-                ],
+            rows.extend(
+                await session.execute(
+                    select(analytics_states).where(
+                        analytics_states.c.tenant_id == tenant_id, _keys_in(chunk)
+                    )
+                )
             )
-    found: dict[Key, ActivityState] = {}
-    for chunk in _chunks(ordered):
-        query = select(analytics_states).where(
-            analytics_states.c.tenant_id == tenant_id, _keys_in(chunk)
-        )
-        result = await session.execute(
-            query.order_by(
-                analytics_states.c.learner, analytics_states.c.activity_id
-            ).with_for_update()
-        )
-        found.update(
-            ((row.learner, row.activity_id), _state(row)) for row in result if row.statements
-        )
-    return found
+    return {(row.learner, row.activity_id): _state(row) for row in rows}
+
+
+# On PostgreSQL the keys travel as two arrays: one statement, one plan, whatever their number.
+_STATES_OF_KEYS = text(
+    "SELECT s.* FROM analytics_states s"
+    " JOIN unnest(CAST(:learners AS text[]), CAST(:activities AS text[])) AS k(l, a)"
+    " ON s.learner = k.l AND s.activity_id = k.a WHERE s.tenant_id = :tenant_id"
+).columns(*analytics_states.c)
 
 
 async def save_states(
     session: AsyncSession, tenant_id: int, states: Iterable[ActivityState]
 ) -> None:
     values = [_values(tenant_id, state) for state in states]
+    if not values:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        columns = {name: [value[name] for value in values] for name in _STATE_COLUMNS}
+        await session.execute(_UPSERT_STATES, {"tenant_id": tenant_id} | columns)
+        return
     for chunk in _chunks(values):
         insert = dialect_insert(session, analytics_states)
         upsert = insert.on_conflict_do_update(
             index_elements=["tenant_id", "learner", "activity_id"],
-            set_={name: insert.excluded[name] for name in chunk[0] if name in _STATE_FIELDS},
+            set_={name: insert.excluded[name] for name in _STATE_FIELDS},
         )
         await session.execute(upsert, chunk)
 
 
-_STATE_FIELDS = frozenset(analytics_states.c.keys()) - {"tenant_id", "learner", "activity_id"}
+_STATE_COLUMNS = tuple(c.name for c in analytics_states.c if c.name != "tenant_id")
+_STATE_FIELDS = frozenset(_STATE_COLUMNS) - {"learner", "activity_id"}
+
+
+def _upsert_states() -> TextClause:
+    """Every model of a round in one statement on PostgreSQL, its columns as arrays."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(
+        f"CAST(:{name} AS {analytics_states.c[name].type.compile(dialect=dialect)}[])"
+        for name in _STATE_COLUMNS
+    )
+    names = ", ".join(_STATE_COLUMNS)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in sorted(_STATE_FIELDS))
+    return text(
+        f"INSERT INTO analytics_states (tenant_id, {names})"  # noqa: S608 - our own names
+        f" SELECT :tenant_id, * FROM unnest({arrays})"
+        f" ON CONFLICT (tenant_id, learner, activity_id) DO UPDATE SET {updates}"
+    )
+
+
+_UPSERT_STATES = _upsert_states()
 
 
 async def delete_states(session: AsyncSession, tenant_id: int, keys: Collection[Key]) -> None:

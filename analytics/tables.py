@@ -1,12 +1,23 @@
-"""Learner models: the evidence each statement gave (so a voided statement's can be taken
-back and a model refolded), the model of each learner and Activity, and fitted mastery
-parameters."""
+"""Learner models: the statements waiting to be folded in, the evidence each statement gave
+(so a voided statement's can be taken back and a model refolded), the model of each learner
+and Activity, and fitted mastery parameters."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Uuid
+from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, Uuid
 
-from lrs.db import UTCDateTime, metadata
+from lrs.db import BigIntPK, UTCDateTime, metadata
+
+# The new statements of each stored batch, written in the batch's own transaction and
+# deleted in the transaction that folds them in: a statement is folded once, never lost.
+analytics_queue = Table(
+    "analytics_queue",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column("tenant_id", Integer, nullable=False),
+    Column("statement_ids", Text, nullable=False),  # a JSON array
+    Index("ix_analytics_queue_tenant", "tenant_id", "id"),
+)
 
 analytics_evidence = Table(
     "analytics_evidence",

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from lrs.db import write_records
 from statements import partitions
-from statements.store import INDEX_COLUMNS, StatementRow, index_records, write_records
+from statements.store import INDEX_COLUMNS, StatementRow, index_records
 from statements.tables import statement_ids, statements
 
 Batch = Sequence[tuple[int, int, StatementRow]]  # (tenant id, credential id, row)

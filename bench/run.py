@@ -27,6 +27,7 @@ import psutil
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from analytics.tables import analytics_queue
 from auth import store as auth_store
 from auth.models import Principal, Scope
 from auth.service import authority_for
@@ -198,6 +199,46 @@ async def ingest(
     }
 
 
+async def queue_drained(engine: AsyncEngine) -> float:
+    """Seconds until every queued statement is folded into the learner models."""
+    start = time.monotonic()
+    while True:
+        async with engine.connect() as connection:
+            if not await connection.scalar(select(func.count()).select_from(analytics_queue)):
+                return time.monotonic() - start
+        await asyncio.sleep(0.05)
+
+
+async def ingest_with_models(
+    server: Server, engine: AsyncEngine, writers: list[Writer], options: Options
+) -> dict[str, Any]:
+    """Ingest, then the wait until the learner models hold every statement (their queue is
+    drained while the batches come and after)."""
+    cpu = server.cpu_seconds()
+    result = await ingest(server, Corpus(), writers, options)
+    result["models_current_after_seconds"] = await queue_drained(engine)
+    seconds = result["batch"]["seconds"] + result["models_current_after_seconds"]
+    result["statements_per_second_with_models_current"] = result["statements"] / seconds
+    cpu = server.cpu_seconds() - cpu
+    result["cpu_seconds_per_1000_statements_with_models"] = cpu / result["statements"] * 1000
+    return result
+
+
+async def ingest_without_models(backend: str, options: Options, stamp: str) -> dict[str, Any]:
+    """The same ingest on a server of its own with the learner models off (a fresh database
+    too, so neither run has the other's rows to index)."""
+    url, engine = await fresh_database(backend, f"{stamp}-plain")
+    log = RESULTS / f"{stamp}-{backend}-plain.log"
+    server = Server(url, options.port, options.workers, log, {"LRS_ANALYTICS_ENABLED": "false"})
+    try:
+        writers, _ = await make_writers(server, engine)
+        return await ingest(server, Corpus(), writers, options)
+    finally:
+        server.stop()
+        await engine.dispose()
+        await drop_database(url)
+
+
 async def singles(
     server: Server, corpus: Corpus, writers: list[Writer], options: Options
 ) -> dict[str, Any]:
@@ -361,20 +402,30 @@ async def documents(server: Server, writer: Writer, options: Options) -> dict[st
 
 
 async def bench_backend(backend: str, options: Options, stamp: str) -> dict[str, Any]:
+    print(f"[{backend}] ingest over HTTP, learner models off", flush=True)
+    result: dict[str, Any] = {
+        "ingest_without_models": await ingest_without_models(backend, options, stamp)
+    }
     url, engine = await fresh_database(backend, stamp)
     corpus = Corpus()
     server = Server(url, options.port, options.workers, RESULTS / f"{stamp}-{backend}.log")
     try:
         writers, analyst = await make_writers(server, engine)
-        print(f"[{backend}] ingest over HTTP", flush=True)
-        result: dict[str, Any] = {"ingest": await ingest(server, corpus, writers, options)}
+        print(f"[{backend}] ingest over HTTP, learner models on", flush=True)
+        result["ingest"] = await ingest_with_models(server, engine, writers, options)
+        result["models_cost"] = (
+            result["ingest_without_models"]["statements_per_second"]
+            / result["ingest"]["statements_per_second_with_models_current"]
+            - 1
+        )
         await autovacuum_stand_in(engine)
         print(f"[{backend}] single POST / PUT", flush=True)
         result["single"] = await singles(server, corpus, writers, options)
         print(f"[{backend}] database limit", flush=True)
         result["limit"] = await database_limit(engine, corpus, writers, options.ingest)
         result["ingest_to_limit"] = (
-            result["ingest"]["statements_per_second"] / result["limit"]["statements_per_second"]
+            result["ingest_without_models"]["statements_per_second"]
+            / result["limit"]["statements_per_second"]
         )
         print(f"[{backend}] filling to {options.statements} statements", flush=True)
         result["fill"] = await fill(engine, corpus, writers, options.statements)
@@ -412,11 +463,23 @@ def table(backend: str, r: dict[str, Any]) -> str:
     def rate(t: dict[str, Any]) -> str:
         return f"{t['count'] / t['seconds']:,.0f} requests/s, {pp(t)}"
 
-    ingest, paging = r["ingest"], r["paging"]
+    ingest, plain, paging = r["ingest"], r["ingest_without_models"], r["paging"]
     rows = [
         (
-            "batch ingest (100 a batch)",
+            "batch ingest (100 a batch), learner models off",
+            f"{plain['statements_per_second']:,.0f} statements/s, batch {pp(plain['batch'])}; "
+            f"server CPU {plain['cpu_seconds_per_1000_statements']:.2f} s per 1,000",
+        ),
+        (
+            "batch ingest, learner models on",
             f"{ingest['statements_per_second']:,.0f} statements/s, batch {pp(ingest['batch'])}",
+        ),
+        (
+            "... until the models hold every statement",
+            f"{ingest['statements_per_second_with_models_current']:,.0f} statements/s "
+            f"({ingest['models_current_after_seconds']:.1f} s after the last batch); "
+            f"the models add {r['models_cost']:.0%} to ingest time; server CPU "
+            f"{ingest['cpu_seconds_per_1000_statements_with_models']:.2f} s per 1,000",
         ),
         (
             "database limit (bulk rows)",
@@ -443,10 +506,6 @@ def table(backend: str, r: dict[str, Any]) -> str:
         ("state PUT", rate(r["documents"]["put"])),
         ("state GET", rate(r["documents"]["get"])),
         ("peak RSS per worker", f"{r['peak_worker_rss_mb']:.0f} MB"),
-        (
-            "server CPU per 1,000 statements ingested",
-            f"{ingest['cpu_seconds_per_1000_statements']:.2f} s",
-        ),
     ]
     lines = [f"## {backend}", "| measure | value |", "| --- | --- |"]
     return "\n".join(lines + [f"| {label} | {value} |" for label, value in rows])

@@ -20,7 +20,15 @@ ADMIN_SECRET = "bench-admin-secret"  # noqa: S105 - a throwaway local benchmark 
 class Server:
     """`lrs serve` on a port, sampled for peak RSS per process while it runs."""
 
-    def __init__(self, database_url: str, port: int, workers: int, log: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        port: int,
+        workers: int,
+        log: Path,
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        """`settings`: more LRS_ variables for the server."""
         self.url = f"http://127.0.0.1:{port}"
         environment = {
             **os.environ,
@@ -28,6 +36,7 @@ class Server:
             "LRS_ADMIN_KEY": ADMIN_KEY,
             "LRS_ADMIN_SECRET": ADMIN_SECRET,
             "LRS_RETENTION_INTERVAL_SECONDS": "0",
+            **(settings or {}),
         }
         command = [
             str(Path(sys.executable).parent / "lrs"), "serve", "--port", str(port),

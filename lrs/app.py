@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,10 +70,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.cmi5.abandon_expired,
             "cmi5 sessions abandoned",
         )
+        models = None
+        if settings.analytics_enabled:
+            models = asyncio.create_task(app.state.analytics.keep_current(maintenance))
         async with retention_loop(maintenance, settings.retention_interval_seconds, [cmi5_sweep]):
             try:
                 yield
             finally:
+                if models is not None:
+                    models.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await models
                 await engine.dispose()
                 await maintenance_engine.dispose()
                 if read_engine is not engine:
@@ -98,7 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cmi5 = Cmi5.configured(settings, app.state.statement_hooks)
     app.state.cmi5.install(app.state.document_hooks)
     app.state.analytics = Analytics.configured(settings)
-    app.state.analytics.install(app.state.statement_hooks)
+    if settings.analytics_enabled:
+        app.state.analytics.install(app.state.statement_hooks)
 
     app.add_exception_handler(XAPIError, _xapi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -111,7 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(tenancy_routes.router)
     app.include_router(cmi5_routes.router)
-    app.include_router(analytics_routes.router)
+    if settings.analytics_enabled:
+        app.include_router(analytics_routes.router)
 
     # Added innermost first: the request middleware's own answers (408, 503, 500) carry
     # CORS headers too, and CORS answers preflights before any xAPI rule applies.

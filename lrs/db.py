@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -223,3 +224,30 @@ async def migrate(engine: AsyncEngine) -> None:
 
 
 _SQLITE_MIGRATION_ATTEMPTS = 5
+
+
+async def write_records(
+    connection: AsyncConnection, table: Table, columns: Sequence[str], records: list[Any]
+) -> None:
+    """Plain rows, the fastest way the driver has: COPY on PostgreSQL (inside the caller's
+    transaction), one executemany of tuples on SQLite."""
+    if not records:
+        return
+    dialect = connection.dialect
+    if dialect.name == "postgresql":
+        raw = (await connection.get_raw_connection()).driver_connection
+        if raw is None or not raw.is_in_transaction():
+            raise RuntimeError("COPY outside a transaction would not roll back with it")
+        await raw.copy_records_to_table(table.name, records=records, columns=columns)
+        return
+    processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+    if any(processors):
+        records = [
+            tuple(p(v) if p else v for p, v in zip(processors, record, strict=True))
+            for record in records
+        ]
+    marks = ", ".join("?" * len(columns))
+    await connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608 - our names
+        records,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lrs.versions import XAPIVersion
@@ -67,11 +67,17 @@ class Settings(BaseSettings):
     cmi5_max_package_bytes: int = 512 * 1024 * 1024
     # cmi5 11: the languagePreference written for a learner who has none yet.
     cmi5_language_preference: str = "en-US"
-    # Learning analytics: a scaled score at or above this makes an `answered` statement
+    # Learning analytics: off, statements are stored without learner models (and /analytics
+    # answers 404); turned on again, `lrs analytics rebuild` catches the models up.
+    analytics_enabled: bool = True
+    # A scaled score at or above this makes an `answered` statement
     # without result.success a right answer (analytics/evidence.py).
     analytics_pass_score: float = 0.5
     # Views flag an estimate (mastery, a rate, a mean) resting on fewer observations.
     analytics_min_observations: int = 5
+    # How often each worker looks for queued statements to fold into the learner models
+    # when the queue was empty (a view folds what is queued for its tenants itself).
+    analytics_poll_seconds: float = Field(default=0.25, gt=0)
     cors_origins: list[str] = ["*"]
     # The version an answer names when its request named none: /about, and the 400 for a
     # missing or unknown X-Experience-API-Version.

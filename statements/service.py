@@ -188,13 +188,16 @@ async def stored_ids(
     return {wanted[statement_id] for statement_id in found}
 
 
-async def voided_among(
-    session: AsyncSession, principal: Principal, batch: Sequence[Statement]
-) -> set[str]:
-    """The ids of `batch` (just stored) that are stored voided: their voiding statement
-    came first (xAPI-Data 2.3.2)."""
-    wanted = {uuid.UUID(s["id"]): s["id"] for s in batch}
-    return {wanted[i] for i in await store.voided_among(session, principal.tenant_id, wanted)}
+async def stored_statements(
+    session: AsyncSession, tenant_id: int, statement_ids: Iterable[str]
+) -> list[tuple[Statement, bool]]:
+    """The statements of `statement_ids` that are stored, as stored, each with whether it is
+    voided now: what a domain folding statements in after their write reads back (one
+    erased since is missing)."""
+    ids = [uuid.UUID(statement_id) for statement_id in statement_ids]
+    rows = await store.payloads_with_voided(session, tenant_id, ids)
+    # json, not orjson: orjson reads an integer past 64 bits as a float.
+    return [(json.loads(payload), voided) for payload, voided in rows]
 
 
 async def live_statements(

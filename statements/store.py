@@ -39,9 +39,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from lrs.db import dialect_insert
+from lrs.db import dialect_insert, write_records
 from statements.models import Cursor, StatementFilter
 from statements.tables import (
     activities,
@@ -371,33 +371,6 @@ def index_records(rows: Iterable[tuple[int, int, StatementRow]]) -> dict[Table, 
     }
 
 
-async def write_records(
-    connection: AsyncConnection, table: Table, columns: Sequence[str], records: list[Any]
-) -> None:
-    """Plain rows, the fastest way the driver has: COPY on PostgreSQL (inside the caller's
-    transaction), one executemany of tuples on SQLite."""
-    if not records:
-        return
-    dialect = connection.dialect
-    if dialect.name == "postgresql":
-        raw = (await connection.get_raw_connection()).driver_connection
-        if raw is None or not raw.is_in_transaction():
-            raise RuntimeError("COPY outside a transaction would not roll back with it")
-        await raw.copy_records_to_table(table.name, records=records, columns=columns)
-        return
-    processors = [table.c[name].type.bind_processor(dialect) for name in columns]
-    if any(processors):
-        records = [
-            tuple(p(v) if p else v for p, v in zip(processors, record, strict=True))
-            for record in records
-        ]
-    marks = ", ".join("?" * len(columns))
-    await connection.exec_driver_sql(
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608 - our names
-        records,
-    )
-
-
 async def _insert_index_rows(
     session: AsyncSession, rows: Sequence[tuple[int, int, StatementRow]]
 ) -> None:
@@ -421,20 +394,19 @@ async def payloads_by_id(
     return {row.statement_id: row.payload for row in result}
 
 
-async def voided_among(
-    session: AsyncSession, tenant_id: int, statement_ids: Iterable[uuid.UUID]
-) -> set[uuid.UUID]:
-    ids = list(statement_ids)
-    if not ids:
-        return set()
-    result = await session.scalars(
-        select(statements.c.statement_id).where(
-            statements.c.tenant_id == tenant_id,
-            statements.c.statement_id.in_(ids),
-            statements.c.voided == true(),
+async def payloads_with_voided(
+    session: AsyncSession, tenant_id: int, statement_ids: Sequence[uuid.UUID]
+) -> list[tuple[str, bool]]:
+    found: list[tuple[str, bool]] = []
+    for start in range(0, len(statement_ids), 1000):  # under the drivers' parameter limits
+        result = await session.execute(
+            select(statements.c.payload, statements.c.voided).where(
+                statements.c.tenant_id == tenant_id,
+                statements.c.statement_id.in_(statement_ids[start : start + 1000]),
+            )
         )
-    )
-    return set(result.all())
+        found.extend((row.payload, row.voided) for row in result)
+    return found
 
 
 async def live_page(

@@ -33,6 +33,7 @@ TABLES_TO_EMPTY = (
     "analytics_evidence",
     "analytics_states",
     "analytics_parameters",
+    "analytics_queue",
     "cmi5_sessions",
     "cmi5_progress",
     "cmi5_registrations",

@@ -95,7 +95,9 @@ async def post(client: httpx.AsyncClient, statements: list[dict[str, Any]]) -> N
 
 
 async def saved_models(app: FastAPI) -> list[dict[str, Any]]:
-    """Every saved learner model, as stored, in key order."""
+    """Every saved learner model, as stored, in key order, once every queued statement is
+    folded in."""
+    await app.state.analytics.drain(app.state.sessionmaker, wait=True)
     async with create_sessionmaker(app.state.engine)() as session:
         rows = await session.execute(
             select(analytics_states).order_by(

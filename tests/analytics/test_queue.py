@@ -1,0 +1,253 @@
+"""The learner models' queue, on both back ends: a statement write queues its statements in
+its own transaction; folding them in later applies each exactly once, whatever happened in
+between (voiding, erasure, a rebuild, two writers at once); views answer for everything
+stored before they were asked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from analytics import service as analytics_service
+from analytics import store
+from analytics.tables import analytics_queue, analytics_states
+from auth.models import Role, Scope
+from lrs.settings import Settings
+from tests.analytics.conftest import answer, key_of, post, said, voiding
+from tests.analytics.test_models import random_corpus, worked_example
+from tests.conftest import client_for, make_credential, running_app
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Background folding all but off (an hour between looks): the test decides when
+    queued statements are folded."""
+    return Settings(
+        environment="test", database_url=database_url, admin_key=None, analytics_poll_seconds=3600
+    )
+
+
+async def queued(app: FastAPI) -> int:
+    async with app.state.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(analytics_queue)) or 0)
+
+
+async def models_now(app: FastAPI) -> list[dict[str, Any]]:
+    """The saved models as they are, nothing folded first."""
+    async with app.state.sessionmaker() as session:
+        rows = await session.execute(
+            select(analytics_states).order_by(
+                analytics_states.c.learner, analytics_states.c.activity_id
+            )
+        )
+        return [dict(row._mapping) for row in rows]
+
+
+async def fold(app: FastAPI) -> int:
+    return int(await app.state.analytics.drain(app.state.sessionmaker, wait=True))
+
+
+def without_identity(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Models compared across learners: who and which statement came last left out."""
+    return [
+        {k: v for k, v in model.items() if k not in ("learner", "last_statement")}
+        for model in models
+    ]
+
+
+class TestWrite:
+    async def test_a_stored_batch_is_queued_in_its_own_transaction(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        """One transaction per request: a rejected batch queues nothing (xAPI-Communication
+        2.1.2: a batch with an invalid statement stores none of it)."""
+        await post(reporter, worked_example("amy"))
+        assert await queued(app) == 1
+        assert await models_now(app) == []
+        invalid = {"actor": {"mbox": "mailto:zed@corp.example.com"}, "verb": {"id": "no-iri"}}
+        response = await reporter.post(
+            "/xapi/statements", json=[answer("zed", True, "2026-03-02T09:00:00Z"), invalid]
+        )
+        assert response.status_code == 400
+        assert await queued(app) == 1
+        assert await fold(app) == 5
+        assert {model["learner"] for model in await models_now(app)} == {key_of("amy")}
+
+    async def test_a_view_answers_for_every_statement_stored_before_it(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        await post(reporter, worked_example("amy"))
+        agent = json.dumps({"mbox": "mailto:amy@corp.example.com"})
+        response = await reporter.get("/analytics/progress", params={"agent": agent})
+        assert response.status_code == 200
+        assert len(response.json()["rows"]) == 3  # item, quiz, course
+        assert await queued(app) == 0
+
+
+class TestExactlyOnce:
+    async def test_a_statement_queued_again_is_not_folded_twice(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        """As when a rebuild read a statement still queued: its evidence is there already."""
+        batch = worked_example("amy")
+        await post(reporter, batch)
+        await fold(app)
+        once = await models_now(app)
+        async with app.state.sessionmaker() as session:
+            tenant_id = once[0]["tenant_id"]
+            await store.enqueue(session, tenant_id, [s["id"] for s in batch])
+            await session.commit()
+        assert await fold(app) == 5
+        assert await models_now(app) == once
+
+    async def test_a_rebuild_with_statements_queued_equals_folding_them(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        for batch in random_corpus(4):
+            await post(reporter, batch)
+        tenant_id = await queued_tenant(app)
+        async with app.state.sessionmaker() as session:
+            await app.state.analytics.rebuild(session, tenant_id)
+            await session.commit()
+        rebuilt = await models_now(app)
+        assert await queued(app) > 0
+        await fold(app)
+        assert await models_now(app) == rebuilt
+
+    async def test_two_writers_folding_at_once_fold_each_statement_once(
+        self, app: FastAPI, reporter: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Every worker of every instance drains the queue; a tenant's lock lets one at a
+        time fold its statements. Both at once, taking turns batch by batch, end where a
+        rebuild does."""
+        monkeypatch.setattr(analytics_service, "ROUND", 1)
+        for batch in random_corpus(5):
+            await post(reporter, batch)
+        folded = await asyncio.gather(fold(app), fold(app))
+        assert sum(folded) > 0
+        assert await queued(app) == 0
+        together = await models_now(app)
+        async with app.state.sessionmaker() as session:
+            await app.state.analytics.rebuild(session, together[0]["tenant_id"])
+            await session.commit()
+        assert await models_now(app) == together
+
+    async def test_a_fold_waits_while_another_writer_holds_the_tenant(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        """A rebuild, a fit or an erasure holds the tenant's lock; a fold waits its turn
+        rather than write beside it."""
+        await post(reporter, worked_example("amy"))
+        tenant_id = await queued_tenant(app)
+        async with app.state.sessionmaker() as holder:
+            await store.lock_tenant(holder, tenant_id, wait=True)
+            folding = asyncio.create_task(fold(app))
+            await asyncio.sleep(0.5)
+            assert not folding.done()
+            await holder.commit()
+        assert await folding == 5
+        assert len(await models_now(app)) == 3
+
+
+async def queued_tenant(app: FastAPI) -> int:
+    """The tenant of the statements queued."""
+    async with app.state.sessionmaker() as session:
+        tenant_id = await session.scalar(select(analytics_queue.c.tenant_id).limit(1))
+    assert tenant_id is not None
+    return int(tenant_id)
+
+
+class TestInBetween:
+    async def test_a_statement_voided_while_queued_never_counts(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        """xAPI-Data 2.3.2: a voided statement no longer counts, even one not folded yet."""
+        extra = answer("amy", False, "2026-03-05T08:00:00Z")
+        extra["id"] = str(uuid.uuid4())
+        await post(reporter, [*worked_example("amy"), extra])
+        await post(reporter, [voiding(extra["id"])])
+        await post(reporter, worked_example("bob"))
+        await fold(app)
+        models = await models_now(app)
+        amy = [model for model in models if model["learner"] == key_of("amy")]
+        bob = [model for model in models if model["learner"] == key_of("bob")]
+        assert without_identity(amy) == without_identity(bob)
+
+    async def test_a_statement_voided_after_it_was_folded_leaves(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        extra = said(
+            "amy", "experienced", "https://courses.example.com/video", "2026-03-06T10:00:00Z"
+        )
+        await post(reporter, [extra])
+        await fold(app)
+        assert len(await models_now(app)) == 1
+        await post(reporter, [voiding(extra["id"])])
+        await fold(app)
+        assert await models_now(app) == []
+
+    @pytest.mark.parametrize("mode", ["delete", "pseudonymise"])
+    async def test_a_learner_erased_with_statements_queued(
+        self, app: FastAPI, reporter: httpx.AsyncClient, mode: str
+    ) -> None:
+        """Queued statements are read back when folded: an erased learner's are gone, or
+        carry the pseudonym."""
+        await post(reporter, worked_example("hal"))
+        admin, _ = await make_credential(app, [], "acme", role=Role.ADMIN)
+        async with client_for(app, admin) as client:
+            response = await client.post(
+                "/admin/erasure",
+                json={"agent": {"mbox": "mailto:hal@corp.example.com"}, "mode": mode},
+            )
+        assert response.status_code == 200, response.text
+        await fold(app)
+        learners = {model["learner"] for model in await models_now(app)}
+        assert key_of("hal") not in learners
+        assert len(learners) == (0 if mode == "delete" else 1)
+
+
+class TestServer:
+    @pytest.fixture
+    async def busy_app(self, database_url: str) -> AsyncIterator[FastAPI]:
+        settings = Settings(
+            environment="test",
+            database_url=database_url,
+            admin_key=None,
+            analytics_poll_seconds=0.05,
+        )
+        async with running_app(settings) as app:
+            yield app
+
+    async def test_the_server_folds_queued_statements_by_itself(self, busy_app: FastAPI) -> None:
+        authorization, _ = await make_credential(busy_app, [Scope.ALL])
+        async with client_for(busy_app, authorization, "2.0.0") as client:
+            await post(client, worked_example("amy"))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if not await queued(busy_app):
+                break
+            await asyncio.sleep(0.05)
+        assert await queued(busy_app) == 0
+        assert len(await models_now(busy_app)) == 3
+
+    async def test_with_the_models_off_nothing_is_queued_and_no_view_answers(
+        self, database_url: str
+    ) -> None:
+        settings = Settings(
+            environment="test", database_url=database_url, admin_key=None, analytics_enabled=False
+        )
+        async with running_app(settings) as app:
+            authorization, _ = await make_credential(app, [Scope.ALL, Scope.REPORTS_READ])
+            async with client_for(app, authorization, "2.0.0") as client:
+                await post(client, worked_example("amy"))
+                assert (await client.get("/analytics/progress")).status_code == 404
+            assert await queued(app) == 0
