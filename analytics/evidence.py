@@ -16,6 +16,12 @@ The mapping (the README's "Learning analytics" section says the same for users):
   is; `passed` / `failed` are its outcome.
 - Time spent: `result.duration`, counted toward the object and each of its parents and
   groupings.
+- Training evaluation: a statement is a pre-test, post-test, survey (reaction) or
+  performance-indicator event when its object's `definition.type`, or the id of one of its
+  `context.contextActivities.category` Activities, is one of that phase's markers
+  (configured; `Markers`). Its score counts for its object and each parent and grouping: a
+  pre-test inside a course is evidence about the course. An indicator's value is
+  `result.score.raw`, else the scaled score.
 """
 
 from __future__ import annotations
@@ -37,6 +43,37 @@ RECALL_VERBS = frozenset({ANSWERED, PASSED, FAILED})
 PROGRESS_EXTENSION = "https://w3id.org/xapi/cmi5/result/extensions/progress"
 
 Relation = Literal["object", "parent", "grouping"]
+Phase = Literal["pre", "post", "survey", "indicator"]
+
+
+@dataclass(frozen=True)
+class Markers:
+    """The activity types or category ids that mark each evaluation phase."""
+
+    pre_test: frozenset[str] = frozenset()
+    post_test: frozenset[str] = frozenset()
+    survey: frozenset[str] = frozenset()
+    indicator: frozenset[str] = frozenset()
+
+    def phase_of(self, statement: Mapping[str, Any]) -> Phase | None:
+        marks = {
+            category.get("id")
+            for category in statement.get("context", {})
+            .get("contextActivities", {})
+            .get("category", ())
+        }
+        marks.add(statement["object"].get("definition", {}).get("type"))
+        phases: tuple[tuple[Phase, frozenset[str]], ...] = (
+            ("pre", self.pre_test),
+            ("post", self.post_test),
+            ("survey", self.survey),
+            ("indicator", self.indicator),
+        )
+        for phase, markers in phases:
+            if not markers.isdisjoint(marks):
+                return phase
+        return None
+
 
 # ISO 8601 durations as xAPI allows them (Data 4.6); years and months at their average length.
 _DURATION = re.compile(
@@ -68,6 +105,8 @@ class Evidence:
     completed: bool
     seconds: float | None
     registration: uuid.UUID | None
+    phase: Phase | None = None
+    value: float | None = None  # an indicator's measure: score.raw, else scaled
 
     @property
     def order(self) -> tuple[datetime, str]:
@@ -121,7 +160,9 @@ def _related(statement: Mapping[str, Any]) -> dict[str, Relation]:
     return related
 
 
-def evidence_of(statement: Mapping[str, Any], pass_score: float) -> list[Evidence]:
+def evidence_of(
+    statement: Mapping[str, Any], pass_score: float, markers: Markers | None = None
+) -> list[Evidence]:
     """The evidence a stored (validated, prepared) statement carries; [] for none."""
     if is_voiding(statement) or statement["object"].get("objectType", "Activity") != "Activity":
         return []
@@ -140,6 +181,11 @@ def evidence_of(statement: Mapping[str, Any], pass_score: float) -> list[Evidenc
     registration = statement.get("context", {}).get("registration")
     at = parse_timestamp(statement["timestamp"], "timestamp").astimezone(UTC)
     statement_id = uuid.UUID(statement["id"])
+    phase = markers.phase_of(statement) if markers else None
+    raw = result.get("score", {}).get("raw")
+    value = float(raw) if isinstance(raw, int | float) and phase == "indicator" else None
+    if value is None and phase == "indicator":
+        value = scaled
     return [
         Evidence(
             statement_id=statement_id,
@@ -154,6 +200,8 @@ def evidence_of(statement: Mapping[str, Any], pass_score: float) -> list[Evidenc
             completed=completed,
             seconds=seconds,
             registration=uuid.UUID(registration) if registration else None,
+            phase=phase,
+            value=value,
         )
         for activity_id, relation in _related(statement).items()
     ]

@@ -146,6 +146,17 @@ async def progress_summary(
     return _answer(request, table, wanted.csv)
 
 
+@get_and_head(router, "/evaluation", openapi_extra=documented_parameters(SCOPE_PARAMETERS))
+async def evaluation(
+    request: Request, session: ReadSession, principal: CurrentPrincipal
+) -> Response:
+    """Per course or test over the learners in scope: survey (reaction) scores, pre/post-test
+    normalised gain, pass rates and retakes, performance indicators against the post-test."""
+    wanted, scope, _ = await _scope(request, session, principal, SCOPE_PARAMETERS)
+    table = await views.evaluation(session, scope, _minimum(request))
+    return _answer(request, table, wanted.csv)
+
+
 @get_and_head(router, "/mastery", openapi_extra=documented_parameters(_LIST))
 async def mastery(request: Request, session: ReadSession, principal: CurrentPrincipal) -> Response:
     """Per learner and skill: the probability of mastery (BKT) and the answers behind it."""

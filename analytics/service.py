@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics import bkt, store
-from analytics.evidence import Evidence, evidence_of
+from analytics.evidence import Evidence, Markers, evidence_of
 from analytics.learner import ActivityState, fold
 from analytics.store import Cursor, Key, ModelFilter
 from auth import store as auth_store
@@ -49,13 +49,20 @@ class Analytics:
     they fold. So a model update never lengthens a write or holds its locks, a statement
     is folded exactly once, and one stored is never lost."""
 
-    def __init__(self, pass_score: float, poll_seconds: float) -> None:
+    def __init__(self, pass_score: float, poll_seconds: float, markers: Markers) -> None:
         self.pass_score = pass_score
         self.poll_seconds = poll_seconds
+        self.markers = markers
 
     @classmethod
     def configured(cls, settings: Settings) -> Analytics:
-        return cls(settings.analytics_pass_score, settings.analytics_poll_seconds)
+        markers = Markers(
+            pre_test=frozenset(settings.analytics_pre_test_markers),
+            post_test=frozenset(settings.analytics_post_test_markers),
+            survey=frozenset(settings.analytics_survey_markers),
+            indicator=frozenset(settings.analytics_indicator_markers),
+        )
+        return cls(settings.analytics_pass_score, settings.analytics_poll_seconds, markers)
 
     def install(self, statement_hooks: StatementHooks) -> None:
         statement_hooks.after_store.append(self.after_store)
@@ -128,7 +135,11 @@ class Analytics:
                 logger.exception("folding queued statements failed; retrying")
 
     def evidence(self, batch: Iterable[Statement]) -> list[Evidence]:
-        return [item for statement in batch for item in evidence_of(statement, self.pass_score)]
+        return [
+            item
+            for statement in batch
+            for item in evidence_of(statement, self.pass_score, self.markers)
+        ]
 
     async def _fold_in(
         self, session: AsyncSession, tenant_id: int, statement_ids: Sequence[str]

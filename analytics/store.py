@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    Table,
     TextClause,
     Uuid,
     any_,
@@ -46,7 +47,7 @@ _CHUNK = 400  # keys or rows per statement: under both drivers' bound-parameter 
 
 _EVIDENCE_COLUMNS = (
     "learner", "activity_id", "at", "statement_id", "relation", "verb", "correct", "scaled",
-    "progress", "completed", "seconds", "registration",
+    "progress", "completed", "seconds", "registration", "phase", "value",
 )  # fmt: skip
 
 
@@ -419,8 +420,11 @@ class ModelFilter:
     until: datetime | None = None
 
 
-def _where(scope: ModelFilter) -> list[ColumnElement[bool]]:
-    c = analytics_states.c
+def _where(scope: ModelFilter, table: Table = analytics_states) -> list[ColumnElement[bool]]:
+    """The scope's conditions on models (their last activity in the window) or on evidence
+    (its own time)."""
+    c = table.c
+    moment = c.last_at if table is analytics_states else c.at
     conditions: list[ColumnElement[bool]] = [c.tenant_id.in_(scope.tenant_ids)]
     if scope.learner is not None:
         conditions.append(c.learner == scope.learner)
@@ -429,9 +433,9 @@ def _where(scope: ModelFilter) -> list[ColumnElement[bool]]:
     if scope.cohort is not None:
         conditions.append(c.learner.in_(scope.cohort.scalar_subquery()))
     if scope.since is not None:
-        conditions.append(c.last_at > scope.since)
+        conditions.append(moment > scope.since)
     if scope.until is not None:
-        conditions.append(c.last_at <= scope.until)
+        conditions.append(moment <= scope.until)
     return conditions
 
 
@@ -496,6 +500,18 @@ async def progress_summary(session: AsyncSession, scope: ModelFilter) -> list[Ro
         .where(*_where(scope))
         .group_by(c.activity_id)
         .order_by(c.activity_id)
+    )
+    return list((await session.execute(query)).all())
+
+
+async def evaluation_evidence(session: AsyncSession, scope: ModelFilter) -> list[Row[Any]]:
+    """The evaluation phases' evidence in scope (pre / post-test, survey, indicator), by
+    Activity, learner and time."""
+    c = analytics_evidence.c
+    query: Select[Any] = (
+        select(c.tenant_id, c.activity_id, c.learner, c.relation, c.phase, c.at, c.scaled, c.value)
+        .where(*_where(scope, analytics_evidence), c.phase.is_not(None))
+        .order_by(c.activity_id, c.tenant_id, c.learner, c.at, c.statement_id)
     )
     return list((await session.execute(query)).all())
 

@@ -35,6 +35,8 @@ analytics_evidence = Table(
     Column("completed", Boolean, nullable=False),
     Column("seconds", Float, nullable=True),
     Column("registration", Uuid, nullable=True),
+    Column("phase", String(10), nullable=True),  # pre / post / survey / indicator
+    Column("value", Float, nullable=True),
     Index("ix_analytics_evidence_statement", "tenant_id", "statement_id"),
 )
 

@@ -5,6 +5,7 @@ observations") instead of passing for a fact."""
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -124,6 +125,146 @@ async def progress_summary(
         for row in await store.progress_summary(session, scope)
     ]
     return Table(COHORT_PROGRESS_COLUMNS, rows)
+
+
+EVALUATION_COLUMNS = (
+    "activity", "learners", "pre_tested", "post_tested", "paired", "mean_pre", "mean_post",
+    "class_gain", "mean_gain", "estimate", "responses", "respondents", "mean_reaction",
+    "reaction_estimate", "assessed", "pass_rate", "first_attempt_pass_rate", "retakes",
+    "indicators",
+)  # fmt: skip
+Learner = tuple[int, str]  # (tenant id, learner)
+
+
+@dataclass
+class _Course:
+    """One Activity's evaluation evidence, per learner: the first pre-test score, the last
+    post-test score and its time, the survey scores."""
+
+    learners: set[Learner] = field(default_factory=set)
+    pre: dict[Learner, float] = field(default_factory=dict)
+    post: dict[Learner, tuple[datetime, float]] = field(default_factory=dict)
+    reactions: dict[Learner, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _mean(values: list[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def _normalised_gain(pre: float, post: float) -> float | None:
+    """Hake's g: the share of the possible improvement that was made."""
+    return None if pre >= 1 else (post - pre) / (1 - pre)
+
+
+def _correlation(xs: list[float], ys: list[float]) -> float | None:
+    try:
+        return statistics.correlation(xs, ys)
+    except statistics.StatisticsError:  # fewer than two, or one side constant
+        return None
+
+
+def _indicator_effects(
+    course: _Course,
+    indicators: Mapping[str, Mapping[Learner, list[tuple[datetime, float]]]],
+    min_observations: int,
+) -> list[dict[str, Any]]:
+    """Per indicator: how it correlates with the post-test score over the learners with
+    both, and its mean before and after each learner's post-test (learners with both)."""
+    effects = []
+    for indicator, by_learner in sorted(indicators.items()):
+        tested = [who for who in course.post if who in by_learner]
+        if not tested:
+            continue
+        scores = [course.post[who][1] for who in tested]
+        means = [statistics.fmean(value for _, value in by_learner[who]) for who in tested]
+        before, after = [], []
+        for who in tested:
+            taken = course.post[who][0]
+            earlier = [value for at, value in by_learner[who] if at < taken]
+            later = [value for at, value in by_learner[who] if at >= taken]
+            if earlier and later:
+                before.append(statistics.fmean(earlier))
+                after.append(statistics.fmean(later))
+        effects.append(
+            {
+                "indicator": indicator,
+                "learners": len(tested),
+                "correlation_with_post": _correlation(scores, means),
+                "learners_before_after": len(before),
+                "mean_before": _mean(before),
+                "mean_after": _mean(after),
+                "estimate": _estimate(len(tested), min_observations),
+            }
+        )
+    return effects
+
+
+async def evaluation(session: AsyncSession, scope: ModelFilter, min_observations: int) -> Table:
+    """Per Activity with pre-test, post-test or survey evidence (a course, through the
+    tests' context, or a test itself), Kirkpatrick's levels: reaction (survey scores),
+    learning (pre/post-test normalised gain, pass rates, retakes), results (performance
+    indicators against the post-test). Scores are scaled, 0-1."""
+    courses: dict[str, _Course] = defaultdict(_Course)
+    indicators: dict[str, dict[Learner, list[tuple[datetime, float]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for row in await store.evaluation_evidence(session, scope):
+        who = (row.tenant_id, row.learner)
+        if row.phase == "indicator":
+            if row.relation == "object" and row.value is not None:
+                indicators[row.activity_id][who].append((row.at, row.value))
+            continue
+        course = courses[row.activity_id]
+        course.learners.add(who)
+        if row.scaled is None:
+            continue
+        if row.phase == "pre":
+            course.pre.setdefault(who, row.scaled)  # rows come in time order: the first
+        elif row.phase == "post":
+            course.post[who] = (row.at, row.scaled)  # the last
+        else:
+            course.reactions[who].append(row.scaled)
+    outcomes = {row.activity_id: row for row in await store.progress_summary(session, scope)}
+    rows = []
+    for activity, course in sorted(courses.items()):
+        paired = [who for who in course.pre if who in course.post]
+        pre = [course.pre[who] for who in paired]
+        post = [course.post[who][1] for who in paired]
+        gains = [_normalised_gain(a, b) for a, b in zip(pre, post, strict=True)]
+        mean_pre, mean_post = _mean(pre), _mean(post)
+        responses = [score for scores in course.reactions.values() for score in scores]
+        outcome = outcomes.get(activity)
+        assessed = outcome.assessed if outcome else 0
+        rows.append(
+            {
+                "activity": activity,
+                "learners": len(course.learners),
+                "pre_tested": len(course.pre),
+                "post_tested": len(course.post),
+                "paired": len(paired),
+                "mean_pre": mean_pre,
+                "mean_post": mean_post,
+                "class_gain": (
+                    _normalised_gain(mean_pre, mean_post)
+                    if mean_pre is not None and mean_post is not None
+                    else None
+                ),
+                "mean_gain": _mean([gain for gain in gains if gain is not None]),
+                "estimate": _estimate(len(paired), min_observations),
+                "responses": len(responses),
+                "respondents": len(course.reactions),
+                "mean_reaction": _mean(responses),
+                "reaction_estimate": _estimate(len(responses), min_observations),
+                "assessed": assessed,
+                "pass_rate": _ratio(outcome.passed, assessed) if outcome else None,
+                "first_attempt_pass_rate": (
+                    _ratio(outcome.passed_first, assessed) if outcome else None
+                ),
+                "retakes": outcome.retakes if outcome else 0,
+                "indicators": _indicator_effects(course, indicators, min_observations),
+            }
+        )
+    return Table(EVALUATION_COLUMNS, rows)
 
 
 MASTERY_COLUMNS = (

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     # A scaled score at or above this makes an `answered` statement
     # without result.success a right answer (analytics/evidence.py).
     analytics_pass_score: float = 0.5
+    # Training evaluation: the activity types or category Activity ids that mark a
+    # statement as a pre-test, post-test, survey (reaction) or performance-indicator event
+    # (analytics/evidence.py); JSON lists. The defaults are placeholders of this LRS: name
+    # your content's own.
+    analytics_pre_test_markers: list[str] = ["urn:x-lrs:pre-test"]
+    analytics_post_test_markers: list[str] = ["urn:x-lrs:post-test"]
+    analytics_survey_markers: list[str] = ["urn:x-lrs:survey"]
+    analytics_indicator_markers: list[str] = ["urn:x-lrs:indicator"]
     # Views flag an estimate (mastery, a rate, a mean) resting on fewer observations.
     analytics_min_observations: int = 5
     # How often each worker looks for queued statements to fold into the learner models

@@ -1,4 +1,6 @@
-"""The learner models' queue: statements stored but not yet folded into the models.
+"""The learner models' queue (statements stored but not yet folded into the models), and
+the evaluation phase of evidence (pre-test, post-test, survey, indicator) with an
+indicator's value. Existing evidence gets its phase from `lrs analytics rebuild`.
 
 Revision ID: 0008
 Revises: 0007
@@ -29,7 +31,13 @@ def upgrade() -> None:
         sa.Column("statement_ids", sa.Text(), nullable=False),
     )
     op.create_index("ix_analytics_queue_tenant", "analytics_queue", ["tenant_id", "id"])
+    with op.batch_alter_table("analytics_evidence") as evidence:
+        evidence.add_column(sa.Column("phase", sa.String(10), nullable=True))
+        evidence.add_column(sa.Column("value", sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("analytics_evidence") as evidence:
+        evidence.drop_column("value")
+        evidence.drop_column("phase")
     op.drop_table("analytics_queue")
