@@ -148,9 +148,9 @@ class Analytics:
         target leaves them (xAPI-Data 2.3.2: a voided statement no longer counts). Read back
         now, a statement voided since it was queued counts as voided."""
         stored = await statements.stored_statements(session, tenant_id, statement_ids)
-        live = [s for s, voided in stored if not voided and not is_voiding(s)]
-        folded = await store.with_evidence(session, tenant_id, {uuid.UUID(s["id"]) for s in live})
-        items = self.evidence(s for s in live if uuid.UUID(s["id"]) not in folded)
+        live = {uuid.UUID(s["id"]): s for s, voided in stored if not voided and not is_voiding(s)}
+        folded = await store.with_evidence(session, tenant_id, live.keys())
+        items = self.evidence(s for i, s in live.items() if i not in folded)
         await store.insert_evidence(session, tenant_id, items)
         voided = {uuid.UUID(s["object"]["id"]) for s, _ in stored if is_voiding(s)}
         touched = await store.retract_evidence(session, tenant_id, voided) if voided else set()
@@ -206,15 +206,14 @@ class Analytics:
         parameters = await store.parameters(session, tenant_id)
         models = 0
         pending: list[Evidence] = []  # one model's evidence; it may span pages
+        folded: list[ActivityState] = []  # saved a page at a time
 
-        async def flush() -> None:
+        def fold_pending() -> None:
             nonlocal models
             if pending:
                 pending.sort(key=lambda item: item.order)
                 skill = pending[0].activity_id
-                await store.save_states(
-                    session, tenant_id, [fold(None, pending, bkt.for_skill(parameters, skill))]
-                )
+                folded.append(fold(None, pending, bkt.for_skill(parameters, skill)))
                 models += 1
                 pending.clear()
 
@@ -224,9 +223,12 @@ class Analytics:
                     pending[0].learner,
                     pending[0].activity_id,
                 ):
-                    await flush()
+                    fold_pending()
                 pending.append(item)
-        await flush()
+            await store.save_states(session, tenant_id, folded)
+            folded.clear()
+        fold_pending()
+        await store.save_states(session, tenant_id, folded)
         return models
 
     async def fit(self, session: AsyncSession, tenant_id: int) -> dict[str, bkt.Fit]:

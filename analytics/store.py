@@ -14,7 +14,6 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
-    TextClause,
     Uuid,
     any_,
     bindparam,
@@ -312,8 +311,15 @@ async def save_states(
     if not values:
         return
     if session.get_bind().dialect.name == "postgresql":
-        columns = {name: [value[name] for value in values] for name in _STATE_COLUMNS}
-        await session.execute(_UPSERT_STATES, {"tenant_id": tenant_id} | columns)
+        # COPY to a temporary table, then one merge: the driver's fastest path in, and an
+        # upsert PostgreSQL plans once.
+        await session.execute(_STAGE_STATES)
+        records = [tuple(value[name] for name in _STATE_COLUMNS) for value in values]
+        connection = await session.connection()
+        await write_records(
+            connection, analytics_states, _STATE_COLUMNS, records, into=_STAGED_STATES
+        )
+        await session.execute(_MERGE_STAGED_STATES)
         return
     for chunk in _chunks(values):
         insert = dialect_insert(session, analytics_states)
@@ -324,27 +330,21 @@ async def save_states(
         await session.execute(upsert, chunk)
 
 
-_STATE_COLUMNS = tuple(c.name for c in analytics_states.c if c.name != "tenant_id")
-_STATE_FIELDS = frozenset(_STATE_COLUMNS) - {"learner", "activity_id"}
-
-
-def _upsert_states() -> TextClause:
-    """Every model of a round in one statement on PostgreSQL, its columns as arrays."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    arrays = ", ".join(
-        f"CAST(:{name} AS {analytics_states.c[name].type.compile(dialect=dialect)}[])"
-        for name in _STATE_COLUMNS
-    )
-    names = ", ".join(_STATE_COLUMNS)
-    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in sorted(_STATE_FIELDS))
-    return text(
-        f"INSERT INTO analytics_states (tenant_id, {names})"  # noqa: S608 - our own names
-        f" SELECT :tenant_id, * FROM unnest({arrays})"
-        f" ON CONFLICT (tenant_id, learner, activity_id) DO UPDATE SET {updates}"
-    )
-
-
-_UPSERT_STATES = _upsert_states()
+_STATE_COLUMNS = tuple(c.name for c in analytics_states.c)
+_STATE_FIELDS = frozenset(_STATE_COLUMNS) - {"tenant_id", "learner", "activity_id"}
+_STAGED_STATES = "analytics_states_staged"
+_STAGE_STATES = text(
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGED_STATES}"
+    " (LIKE analytics_states) ON COMMIT DELETE ROWS"
+)
+# Emptying the stage as it merges: a transaction may save several times (a rebuild).
+_MERGE_STAGED_STATES = text(
+    f"WITH staged AS (DELETE FROM {_STAGED_STATES} RETURNING *)"  # noqa: S608 - our names
+    f" INSERT INTO analytics_states ({', '.join(_STATE_COLUMNS)})"
+    f" SELECT {', '.join(_STATE_COLUMNS)} FROM staged"
+    " ON CONFLICT (tenant_id, learner, activity_id) DO UPDATE SET "
+    + ", ".join(f"{name} = EXCLUDED.{name}" for name in sorted(_STATE_FIELDS))
+)
 
 
 async def delete_states(session: AsyncSession, tenant_id: int, keys: Collection[Key]) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import platform
 import random
 import statistics
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -113,6 +115,26 @@ async def autovacuum_stand_in(engine: AsyncEngine) -> None:
     if engine.dialect.name == "postgresql":
         async with engine.begin() as connection:
             await connection.execute(text("ANALYZE"))
+
+
+@contextlib.asynccontextmanager
+async def autovacuum_stand_in_while(engine: AsyncEngine) -> AsyncIterator[None]:
+    """ANALYZE every few seconds while the block runs: the tables an ingest fills grow from
+    empty, and autovacuum would have analysed them on the way (without it the planner keeps
+    taking them for empty and scans them whole)."""
+
+    async def analyse() -> None:
+        while True:
+            await asyncio.sleep(5)
+            await autovacuum_stand_in(engine)
+
+    task = asyncio.create_task(analyse())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def make_writers(server: Server, engine: AsyncEngine) -> tuple[list[Writer], str]:
@@ -215,8 +237,9 @@ async def ingest_with_models(
     """Ingest, then the wait until the learner models hold every statement (their queue is
     drained while the batches come and after)."""
     cpu = server.cpu_seconds()
-    result = await ingest(server, Corpus(), writers, options)
-    result["models_current_after_seconds"] = await queue_drained(engine)
+    async with autovacuum_stand_in_while(engine):
+        result = await ingest(server, Corpus(), writers, options)
+        result["models_current_after_seconds"] = await queue_drained(engine)
     seconds = result["batch"]["seconds"] + result["models_current_after_seconds"]
     result["statements_per_second_with_models_current"] = result["statements"] / seconds
     cpu = server.cpu_seconds() - cpu
@@ -232,7 +255,8 @@ async def ingest_without_models(backend: str, options: Options, stamp: str) -> d
     server = Server(url, options.port, options.workers, log, {"LRS_ANALYTICS_ENABLED": "false"})
     try:
         writers, _ = await make_writers(server, engine)
-        return await ingest(server, Corpus(), writers, options)
+        async with autovacuum_stand_in_while(engine):
+            return await ingest(server, Corpus(), writers, options)
     finally:
         server.stop()
         await engine.dispose()

@@ -227,10 +227,16 @@ _SQLITE_MIGRATION_ATTEMPTS = 5
 
 
 async def write_records(
-    connection: AsyncConnection, table: Table, columns: Sequence[str], records: list[Any]
+    connection: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    records: list[Any],
+    *,
+    into: str | None = None,
 ) -> None:
     """Plain rows, the fastest way the driver has: COPY on PostgreSQL (inside the caller's
-    transaction), one executemany of tuples on SQLite."""
+    transaction), one executemany of tuples on SQLite. `into`: a PostgreSQL table of the
+    same columns to copy them to instead (a temporary one to merge from)."""
     if not records:
         return
     dialect = connection.dialect
@@ -238,7 +244,7 @@ async def write_records(
         raw = (await connection.get_raw_connection()).driver_connection
         if raw is None or not raw.is_in_transaction():
             raise RuntimeError("COPY outside a transaction would not roll back with it")
-        await raw.copy_records_to_table(table.name, records=records, columns=columns)
+        await raw.copy_records_to_table(into or table.name, records=records, columns=columns)
         return
     processors = [table.c[name].type.bind_processor(dialect) for name in columns]
     if any(processors):
