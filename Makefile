@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest openapi bench bench-analytics crash-test fuzz clean
+.PHONY: run test lint typecheck pytest openapi bench bench-analytics bench-views crash-test fuzz clean
 
 $(BIN)/lrs: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(BIN)/lrs
 # "--backend sqlite".
 bench-analytics: $(BIN)/lrs
 	$(BIN)/python -m bench.analytics $(BENCH_ARGS)
+
+# The learner-model views at 1M statements on PostgreSQL (one learner's, a 10,000-learner
+# cohort's) after `lrs analytics rebuild`; BENCH_ARGS e.g. "--statements 100000".
+bench-views: $(BIN)/lrs
+	$(BIN)/python -m bench.analytics_views $(BENCH_ARGS)
 
 # SIGKILLs a loaded server again and again, then counts what was lost; CRASH_ARGS e.g.
 # "--backends sqlite --kills 3". Needs PostgreSQL at 127.0.0.1:5432.

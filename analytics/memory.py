@@ -12,6 +12,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy
 from fsrs import Card, Rating, Scheduler, State
 
 HARD_BELOW = 0.75
@@ -81,6 +82,14 @@ def retrievability(memory: Memory, at: datetime) -> float:
     decay, factor = _decay_and_factor()
     elapsed = max(0.0, (at - memory.last_review).total_seconds() / _DAY_SECONDS)
     return float((1 + factor * elapsed / memory.stability) ** -decay)
+
+
+def mean_retrievability(elapsed_days: numpy.ndarray, stability: numpy.ndarray) -> float:
+    """`retrievability` of many memories at once, averaged: days since each one's last
+    review (none before it) and its stability."""
+    decay, factor = _decay_and_factor()
+    recall = (1 + factor * numpy.maximum(elapsed_days, 0.0) / stability) ** -decay
+    return float(recall.mean())
 
 
 def days_per_stability(retention: float) -> float:

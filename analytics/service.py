@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from analytics import bkt, store
+from analytics import bkt, store, totals
 from analytics.evidence import Evidence, Markers, evidence_of
 from analytics.learner import ActivityState, fold
 from analytics.store import Cursor, Key, ModelFilter
@@ -86,6 +86,8 @@ class Analytics:
         for tenant_id in sorted(tenant_ids):
             await store.lock_tenant(session, tenant_id, wait=True)
         await store.erase_learner(session, tenant_ids, learner, pseudonym)
+        if pseudonym is None:
+            await store.recount_totals(session, tenant_ids)
 
     async def drain(
         self,
@@ -186,6 +188,7 @@ class Analytics:
         emptied = keys - {(state.learner, state.activity_id) for state in states}
         if emptied:
             await store.delete_states(session, tenant_id, emptied)
+        await store.add_to_totals(session, tenant_id, totals.changes(saved.values(), states))
 
     async def rebuild(self, session: AsyncSession, tenant_id: int) -> Rebuilt:
         """The tenant's models made again from its stored statements: the same state the
@@ -229,6 +232,7 @@ class Analytics:
             folded.clear()
         fold_pending()
         await store.save_states(session, tenant_id, folded)
+        await store.recount_totals(session, [tenant_id])
         return models
 
     async def fit(self, session: AsyncSession, tenant_id: int) -> dict[str, bkt.Fit]:

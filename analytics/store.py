@@ -15,6 +15,7 @@ from sqlalchemy import (
     Select,
     Table,
     Uuid,
+    and_,
     any_,
     bindparam,
     case,
@@ -38,7 +39,9 @@ from analytics.tables import (
     analytics_parameters,
     analytics_queue,
     analytics_states,
+    analytics_totals,
 )
+from analytics.totals import FIELDS, MASTERED, TENTHS, Totals
 from lrs.db import UTCDateTime, dialect_insert, write_records
 
 Key = tuple[str, str]  # (learner, activity id)
@@ -368,7 +371,7 @@ async def erase_learner(
 
 
 async def delete_tenant_models(session: AsyncSession, tenant_id: int) -> None:
-    for table in (analytics_evidence, analytics_states):
+    for table in (analytics_evidence, analytics_states, analytics_totals):
         await session.execute(delete(table).where(table.c.tenant_id == tenant_id))
 
 
@@ -478,30 +481,15 @@ async def states_page(
     return [(row.tenant_id, _state(row)) for row in await session.execute(query)]
 
 
-async def progress_summary(session: AsyncSession, scope: ModelFilter) -> list[Row[Any]]:
-    """Per Activity: learners, completed, with an outcome, passed, passed first time,
-    retakes, total seconds."""
+async def memory_ages(
+    session: AsyncSession, scope: ModelFilter, at: datetime
+) -> list[tuple[float, float]]:
+    """(days since the last review at `at`, stability) of every memory in scope."""
     c = analytics_states.c
-
-    def count_if(condition: ColumnElement[bool]) -> Any:
-        return func.sum(case((condition, 1), else_=0))
-
-    query = (
-        select(
-            c.activity_id,
-            func.count().label("learners"),
-            count_if(c.completed_at.is_not(None)).label("completed"),
-            count_if(c.outcome.is_not(None)).label("assessed"),
-            count_if(c.outcome == "passed").label("passed"),
-            count_if(c.first_outcome == "passed").label("passed_first"),
-            func.sum(case((c.attempts > 1, c.attempts - 1), else_=0)).label("retakes"),
-            func.sum(c.seconds).label("seconds"),
-        )
-        .where(*_where(scope))
-        .group_by(c.activity_id)
-        .order_by(c.activity_id)
+    query = select(_days_since(session, c.last_review, at), c.stability).where(
+        *_where(scope), c.stability.is_not(None)
     )
-    return list((await session.execute(query)).all())
+    return [(float(days), float(stability)) for days, stability in await session.execute(query)]
 
 
 async def evaluation_evidence(session: AsyncSession, scope: ModelFilter) -> list[Row[Any]]:
@@ -516,30 +504,94 @@ async def evaluation_evidence(session: AsyncSession, scope: ModelFilter) -> list
     return list((await session.execute(query)).all())
 
 
-async def mastery_summary(
-    session: AsyncSession, scope: ModelFilter, mastered: float
-) -> tuple[list[Row[Any]], list[Row[Any]]]:
-    """Per skill: learners, mean mastery, learners at or above `mastered`; and per skill the
-    learners in each tenth of the probability (0-9; 1.0 counts in the top tenth)."""
+def _aggregates() -> list[Any]:
+    """The cohort totals (analytics.totals) as SQL over models, labelled by field."""
     c = analytics_states.c
-    answered = [*_where(scope), c.answers > 0]
-    totals = (
-        select(
-            c.activity_id,
-            func.count().label("learners"),
-            func.avg(c.mastery).label("mean"),
-            func.sum(case((c.mastery >= mastered, 1), else_=0)).label("mastered"),
-            func.sum(c.answers).label("answers"),
-        )
-        .where(*answered)
-        .group_by(c.activity_id)
-        .order_by(c.activity_id)
-    )
+    answered = c.answers > 0
+
+    def count_if(*conditions: ColumnElement[bool]) -> Any:
+        return func.sum(case((and_(*conditions), 1), else_=0))
+
     # Spelled out: a cast to integer rounds on PostgreSQL and truncates on SQLite.
     tenth = case(*((c.mastery < (i + 1) / 10, i) for i in range(9)), else_=9)
-    bins = (
-        select(c.activity_id, tenth.label("tenth"), func.count().label("learners"))
-        .where(*answered)
-        .group_by(c.activity_id, tenth)
+    expressions: dict[str, Any] = {
+        "learners": func.count(),
+        "completed": count_if(c.completed_at.is_not(None)),
+        "assessed": count_if(c.outcome.is_not(None)),
+        "passed": count_if(c.outcome == "passed"),
+        "passed_first": count_if(c.first_outcome == "passed"),
+        "retakes": func.sum(case((c.attempts > 1, c.attempts - 1), else_=0)),
+        "seconds": func.sum(c.seconds),
+        "answered": count_if(answered),
+        "mastery_sum": func.sum(case((answered, c.mastery), else_=0.0)),
+        "mastered": count_if(answered, c.mastery >= MASTERED),
+        "answers": func.sum(c.answers),
+    }
+    expressions |= {name: count_if(answered, tenth == i) for i, name in enumerate(TENTHS)}
+    return [expressions[name].label(name) for name in FIELDS]
+
+
+async def activity_totals(
+    session: AsyncSession, scope: ModelFilter, activities: Collection[str] | None = None
+) -> list[Row[Any]]:
+    """The cohort totals (analytics.totals.FIELDS) per Activity (of `activities`, or all)
+    over the models in scope: from the kept totals when the scope is whole tenants, else
+    summed over the models."""
+    whole_tenants = scope.learner is None and scope.cohort is None
+    if whole_tenants and scope.since is None and scope.until is None:
+        t = analytics_totals.c
+        query: Select[Any] = select(
+            t.activity_id, *(func.sum(t[name]).label(name) for name in FIELDS)
+        ).where(t.tenant_id.in_(scope.tenant_ids))
+        if scope.activity is not None:
+            query = query.where(t.activity_id == scope.activity)
+        column = t.activity_id
+    else:
+        c = analytics_states.c
+        query = select(c.activity_id, *_aggregates()).where(*_where(scope))
+        column = c.activity_id
+    if activities is not None:
+        query = query.where(column.in_(sorted(activities)))
+    return list((await session.execute(query.group_by(column).order_by(column))).all())
+
+
+async def add_to_totals(
+    session: AsyncSession, tenant_id: int, changes: Mapping[str, Totals]
+) -> None:
+    """Adds each Activity's changes to its totals; an Activity left without models goes."""
+    if not changes:
+        return
+    insert = dialect_insert(session, analytics_totals)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["tenant_id", "activity_id"],
+        set_={name: analytics_totals.c[name] + insert.excluded[name] for name in FIELDS},
     )
-    return list((await session.execute(totals)).all()), list((await session.execute(bins)).all())
+    values = [
+        {"tenant_id": tenant_id, "activity_id": activity, **totals}
+        for activity, totals in sorted(changes.items())
+    ]
+    for chunk in _chunks(values):
+        await session.execute(upsert, chunk)
+    if any(totals["learners"] < 0 for totals in changes.values()):
+        await session.execute(
+            delete(analytics_totals).where(
+                analytics_totals.c.tenant_id == tenant_id, analytics_totals.c.learners <= 0
+            )
+        )
+
+
+async def recount_totals(session: AsyncSession, tenant_ids: Sequence[int]) -> None:
+    """The tenants' totals counted again from their models (after a rebuild, a fit, an
+    erasure)."""
+    await session.execute(
+        delete(analytics_totals).where(analytics_totals.c.tenant_id.in_(tenant_ids))
+    )
+    c = analytics_states.c
+    counted = (
+        select(c.tenant_id, c.activity_id, *_aggregates())
+        .where(c.tenant_id.in_(tenant_ids))
+        .group_by(c.tenant_id, c.activity_id)
+    )
+    await session.execute(
+        analytics_totals.insert().from_select(["tenant_id", "activity_id", *FIELDS], counted)
+    )

@@ -4,8 +4,9 @@ and Activity, and fitted mastery parameters."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, Uuid
+from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, Uuid, text
 
+from analytics.totals import FIELDS
 from lrs.db import BigIntPK, UTCDateTime, metadata
 
 # The new statements of each stored batch, written in the batch's own transaction and
@@ -38,6 +39,14 @@ analytics_evidence = Table(
     Column("phase", String(10), nullable=True),  # pre / post / survey / indicator
     Column("value", Float, nullable=True),
     Index("ix_analytics_evidence_statement", "tenant_id", "statement_id"),
+    # The evaluation view reads only evidence with a phase, usually a small share.
+    Index(
+        "ix_analytics_evidence_phase",
+        "tenant_id",
+        "phase",
+        postgresql_where=text("phase IS NOT NULL"),
+        sqlite_where=text("phase IS NOT NULL"),
+    ),
 )
 
 # analytics.learner.ActivityState, one row per learner and Activity.
@@ -85,4 +94,16 @@ analytics_parameters = Table(
     Column("sequences", Integer, nullable=False),
     Column("observations", Integer, nullable=False),
     Column("fitted_at", UTCDateTime, nullable=False),
+)
+
+# The cohort totals of each tenant's Activities (analytics.totals): sums over its models.
+analytics_totals = Table(
+    "analytics_totals",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("activity_id", String(2048), primary_key=True),
+    *(
+        Column(name, Float if name in ("seconds", "mastery_sum") else Integer, nullable=False)
+        for name in FIELDS
+    ),
 )

@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics import bkt, memory, store
 from analytics.bkt import for_skill
 from analytics.learner import ActivityState
 from analytics.store import Cursor, ModelFilter
+from analytics.totals import MASTERED, TENTHS
 from lrs.middleware import utc_timestamp
 
-MASTERED = 0.95  # BKT's customary threshold for "has mastered the skill"
 FEW = "few observations"
 ENOUGH = "ok"
 
@@ -122,7 +123,7 @@ async def progress_summary(
             "mean_seconds": row.seconds / row.learners,
             "estimate": _estimate(row.learners, min_observations),
         }
-        for row in await store.progress_summary(session, scope)
+        for row in await store.activity_totals(session, scope)
     ]
     return Table(COHORT_PROGRESS_COLUMNS, rows)
 
@@ -224,7 +225,10 @@ async def evaluation(session: AsyncSession, scope: ModelFilter, min_observations
             course.post[who] = (row.at, row.scaled)  # the last
         else:
             course.reactions[who].append(row.scaled)
-    outcomes = {row.activity_id: row for row in await store.progress_summary(session, scope)}
+    outcomes = {}
+    if courses:
+        summary = await store.activity_totals(session, scope, courses.keys())
+        outcomes = {row.activity_id: row for row in summary}
     rows = []
     for activity, course in sorted(courses.items()):
         paired = [who for who in course.pre if who in course.post]
@@ -315,22 +319,19 @@ async def mastery_summary(
 ) -> Table:
     """Per skill: how mastery is spread over the learners in scope; `distribution` counts
     learners per tenth of the probability (0-0.1, ..., 0.9-1)."""
-    totals, bins = await store.mastery_summary(session, scope, MASTERED)
-    spread: dict[str, list[int]] = defaultdict(lambda: [0] * 10)
-    for row in bins:
-        spread[row.activity_id][row.tenth] = row.learners
     rows = [
         {
             "skill": row.activity_id,
-            "learners": row.learners,
-            "mean_mastery": row.mean,
+            "learners": row.answered,
+            "mean_mastery": row.mastery_sum / row.answered,
             "mastered": row.mastered,
-            "mastered_rate": _ratio(row.mastered, row.learners),
+            "mastered_rate": _ratio(row.mastered, row.answered),
             "answers": row.answers,
-            "distribution": spread[row.activity_id],
-            "estimate": _estimate(row.learners, min_observations),
+            "distribution": [getattr(row, name) for name in TENTHS],
+            "estimate": _estimate(row.answered, min_observations),
         }
-        for row in totals
+        for row in await store.activity_totals(session, scope)
+        if row.answered
     ]
     return Table(COHORT_MASTERY_COLUMNS, rows, meta={"mastered_at": MASTERED})
 
@@ -401,29 +402,22 @@ CURVE_COLUMNS = ("day", "at", "retrievability", "memories")
 
 
 async def retention_curve(
-    session: AsyncSession, scope: ModelFilter, start: datetime, days: int, page_size: int = 2000
+    session: AsyncSession, scope: ModelFilter, start: datetime, days: int
 ) -> Table:
     """The mean recall probability over the memories in scope (one learner's item, or a
     cohort's items), at `start` and each of the next `days` days."""
-    sums = [0.0] * (days + 1)
-    count = 0
-    after: Cursor | None = None
-    while True:
-        page, after = await _page(session, scope, after, page_size, remembered=True)
-        for _, state in page:
-            assert state.memory is not None
-            count += 1
-            for day, (_, value) in enumerate(memory.curve(state.memory, start, days)):
-                sums[day] += value
-        if after is None:
-            break
+    ages = await store.memory_ages(session, scope, start)
+    means: list[float | None] = [None] * (days + 1)
+    if ages:
+        elapsed, stability = (numpy.array(column) for column in zip(*ages, strict=True))
+        means = [memory.mean_retrievability(elapsed + day, stability) for day in range(days + 1)]
     points = memory.curve_moments(start, days)
     rows = [
         {
             "day": day,
             "at": utc_timestamp(moment),
-            "retrievability": sums[day] / count if count else None,
-            "memories": count,
+            "retrievability": means[day],
+            "memories": len(ages),
         }
         for day, moment in enumerate(points)
     ]

@@ -81,6 +81,7 @@ class Timing:
     seconds: float
     p50_ms: float
     p99_ms: float
+    p95_ms: float
 
     @property
     def per_second(self) -> float:
@@ -89,8 +90,11 @@ class Timing:
 
 def timing(latencies: list[float], seconds: float) -> Timing:
     ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return Timing(len(ordered), seconds, statistics.median(ordered) * 1000, p99 * 1000)
+
+    def at(share: float) -> float:
+        return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] * 1000
+
+    return Timing(len(ordered), seconds, statistics.median(ordered) * 1000, at(0.99), at(0.95))
 
 
 async def run(

@@ -29,11 +29,14 @@ from lrs.settings import Settings
 POSTGRES_URL = os.environ.get(
     "LRS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
+# The learner models' queue first: a background fold holding queue rows then finishes
+# before its models' rows are deleted under it (the other order deadlocks).
 TABLES_TO_EMPTY = (
+    "analytics_queue",
     "analytics_evidence",
     "analytics_states",
     "analytics_parameters",
-    "analytics_queue",
+    "analytics_totals",
     "cmi5_sessions",
     "cmi5_progress",
     "cmi5_registrations",

@@ -11,7 +11,8 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from analytics.tables import analytics_states
+from analytics import store
+from analytics.tables import analytics_states, analytics_totals
 from auth.models import Scope
 from lrs.db import create_sessionmaker
 from tests.conftest import client_for, make_credential
@@ -107,3 +108,28 @@ async def saved_models(app: FastAPI) -> list[dict[str, Any]]:
             )
         )
         return [dict(row._mapping) for row in rows]
+
+
+async def totals_match_a_recount(app: FastAPI) -> int:
+    """The cohort totals kept as models changed equal those counted from the models now
+    (sums of seconds and mastery to float rounding); returns how many there are."""
+    await app.state.analytics.drain(app.state.sessionmaker, wait=True)
+    order = (analytics_totals.c.tenant_id, analytics_totals.c.activity_id)
+    async with app.state.sessionmaker() as session:
+        kept = [
+            dict(row._mapping)
+            for row in await session.execute(select(analytics_totals).order_by(*order))
+        ]
+        tenant_ids = sorted({row["tenant_id"] for row in kept} | await _model_tenants(session))
+        await store.recount_totals(session, tenant_ids)
+        counted = [
+            dict(row._mapping)
+            for row in await session.execute(select(analytics_totals).order_by(*order))
+        ]
+        await session.rollback()
+    assert kept == [pytest.approx(row) for row in counted]
+    return len(kept)
+
+
+async def _model_tenants(session: Any) -> set[int]:
+    return set(await session.scalars(select(analytics_states.c.tenant_id).distinct()))

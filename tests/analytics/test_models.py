@@ -24,6 +24,7 @@ from tests.analytics.conftest import (
     post,
     said,
     saved_models,
+    totals_match_a_recount,
     voiding,
 )
 from tests.conftest import client_for, make_credential
@@ -252,6 +253,7 @@ class TestRebuild:
             await post(reporter, batch)
         incremental = await saved_models(app)
         assert len(incremental) > 10
+        assert await totals_match_a_recount(app) > 3
         async with create_sessionmaker(app.state.engine)() as session:
             tenant_id = incremental[0]["tenant_id"]
             rebuilt = await app.state.analytics.rebuild(session, tenant_id)
@@ -279,6 +281,7 @@ class TestErasure:
         learners = {row["learner"] for row in await saved_models(app)}
         assert key_of("ivy") in learners
         assert len(learners) == (1 if mode == "delete" else 2)
+        assert await totals_match_a_recount(app) == 3  # item, quiz, course
         before = await saved_models(app)
         async with create_sessionmaker(app.state.engine)() as session:
             await app.state.analytics.rebuild(session, before[0]["tenant_id"])

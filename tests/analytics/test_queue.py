@@ -22,7 +22,7 @@ from analytics import store
 from analytics.tables import analytics_queue, analytics_states
 from auth.models import Role, Scope
 from lrs.settings import Settings
-from tests.analytics.conftest import answer, key_of, post, said, voiding
+from tests.analytics.conftest import answer, key_of, post, said, totals_match_a_recount, voiding
 from tests.analytics.test_models import random_corpus, worked_example
 from tests.conftest import client_for, make_credential, running_app
 
@@ -181,6 +181,7 @@ class TestInBetween:
         amy = [model for model in models if model["learner"] == key_of("amy")]
         bob = [model for model in models if model["learner"] == key_of("bob")]
         assert without_identity(amy) == without_identity(bob)
+        assert await totals_match_a_recount(app) == 3
 
     async def test_a_statement_voided_after_it_was_folded_leaves(
         self, app: FastAPI, reporter: httpx.AsyncClient
