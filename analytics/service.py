@@ -71,7 +71,8 @@ class Analytics:
     async def after_store(
         self, session: AsyncSession, principal: Principal, batch: Sequence[Statement]
     ) -> None:
-        await store.enqueue(session, principal.tenant_id, [s["id"] for s in batch])
+        if batch:  # a batch sent again holds nothing new
+            await store.enqueue(session, principal.tenant_id, [s["id"] for s in batch])
 
     async def erased(
         self,

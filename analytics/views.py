@@ -406,10 +406,10 @@ async def retention_curve(
 ) -> Table:
     """The mean recall probability over the memories in scope (one learner's item, or a
     cohort's items), at `start` and each of the next `days` days."""
-    ages = await store.memory_ages(session, scope, start)
+    ages, stabilities = await store.memory_ages(session, scope, start)
     means: list[float | None] = [None] * (days + 1)
     if ages:
-        elapsed, stability = (numpy.array(column) for column in zip(*ages, strict=True))
+        elapsed, stability = numpy.array(ages, dtype=float), numpy.array(stabilities, dtype=float)
         means = [memory.mean_retrievability(elapsed + day, stability) for day in range(days + 1)]
     points = memory.curve_moments(start, days)
     rows = [

@@ -82,6 +82,22 @@ class TestWrite:
         assert await fold(app) == 5
         assert {model["learner"] for model in await models_now(app)} == {key_of("amy")}
 
+    async def test_a_batch_sent_again_queues_nothing_and_stops_nothing(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        """A client retrying a stored batch (xAPI-Communication 2.1.2.s2: the same
+        statements again are no conflict) adds no entry that could end a fold early."""
+        batch = worked_example("amy")
+        await post(reporter, batch)
+        await post(reporter, batch)
+        await post(reporter, worked_example("bob"))
+        assert await queued(app) == 2
+        assert await fold(app) == 10
+        assert {model["learner"] for model in await models_now(app)} == {
+            key_of("amy"),
+            key_of("bob"),
+        }
+
     async def test_a_view_answers_for_every_statement_stored_before_it(
         self, app: FastAPI, reporter: httpx.AsyncClient
     ) -> None:
