@@ -7,12 +7,14 @@ import base64
 import csv
 import io
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics import views
 from analytics.service import ViewRequest, view_scope
@@ -119,6 +121,10 @@ async def _scope(
     return wanted, scope, names
 
 
+# A summary view: the models in scope and the fewest observations that are not "few".
+Summary = Callable[[AsyncSession, ModelFilter, int], Awaitable[views.Table]]
+
+
 def _minimum(request: Request) -> int:
     return int(request.app.state.settings.analytics_min_observations)
 
@@ -136,14 +142,19 @@ async def progress(request: Request, session: ReadSession, principal: CurrentPri
     return _answer(request, table, wanted.csv)
 
 
+async def _summary(
+    request: Request, session: ReadSession, principal: CurrentPrincipal, view: Summary
+) -> Response:
+    wanted, scope, _ = await _scope(request, session, principal, SCOPE_PARAMETERS)
+    return _answer(request, await view(session, scope, _minimum(request)), wanted.csv)
+
+
 @get_and_head(router, "/progress/summary", openapi_extra=documented_parameters(SCOPE_PARAMETERS))
 async def progress_summary(
     request: Request, session: ReadSession, principal: CurrentPrincipal
 ) -> Response:
     """Per Activity over the learners in scope: completion and pass rates, retakes."""
-    wanted, scope, _ = await _scope(request, session, principal, SCOPE_PARAMETERS)
-    table = await views.progress_summary(session, scope, _minimum(request))
-    return _answer(request, table, wanted.csv)
+    return await _summary(request, session, principal, views.progress_summary)
 
 
 @get_and_head(router, "/evaluation", openapi_extra=documented_parameters(SCOPE_PARAMETERS))
@@ -152,9 +163,7 @@ async def evaluation(
 ) -> Response:
     """Per course or test over the learners in scope: survey (reaction) scores, pre/post-test
     normalised gain, pass rates and retakes, performance indicators against the post-test."""
-    wanted, scope, _ = await _scope(request, session, principal, SCOPE_PARAMETERS)
-    table = await views.evaluation(session, scope, _minimum(request))
-    return _answer(request, table, wanted.csv)
+    return await _summary(request, session, principal, views.evaluation)
 
 
 @get_and_head(router, "/mastery", openapi_extra=documented_parameters(_LIST))
@@ -172,9 +181,7 @@ async def mastery_summary(
     request: Request, session: ReadSession, principal: CurrentPrincipal
 ) -> Response:
     """Per skill over the learners in scope: mean mastery, mastered share, distribution."""
-    wanted, scope, _ = await _scope(request, session, principal, SCOPE_PARAMETERS)
-    table = await views.mastery_summary(session, scope, _minimum(request))
-    return _answer(request, table, wanted.csv)
+    return await _summary(request, session, principal, views.mastery_summary)
 
 
 async def _memories(

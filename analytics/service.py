@@ -71,8 +71,7 @@ class Analytics:
     async def after_store(
         self, session: AsyncSession, principal: Principal, batch: Sequence[Statement]
     ) -> None:
-        if batch:  # a batch sent again holds nothing new
-            await store.enqueue(session, principal.tenant_id, [s["id"] for s in batch])
+        await store.enqueue(session, principal.tenant_id, [s["id"] for s in batch])
 
     async def erased(
         self,

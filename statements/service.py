@@ -64,8 +64,8 @@ class StatementHooks:
       `XAPIError` rejects the whole request. Statements another domain records itself
       (`record_statements`) skip them.
     - `after_store` run in the same transaction, after the statements are written, with the
-      statements that were new (re-sent identical statements are not passed again), as
-      stored (id, stored, authority, version set).
+      statements that were new (re-sent identical statements are not passed again; a
+      request with none new calls no hook), as stored (id, stored, authority, version set).
     - `identities` name the other Agents of a person, for the Agents resource's Person.
     - `erasures` run when a learner is erased, so records made from their statements go
       (or follow the pseudonym) with them."""
@@ -172,8 +172,9 @@ async def _write(
         principal.tenant_id,
         ((part.sha2, part.content_type, part.data) for part in matched.values()),
     )
-    for after_store in hooks.after_store:
-        await after_store(session, principal, new_statements)
+    if new_statements:  # a batch sent again stores nothing new: nothing to tell
+        for after_store in hooks.after_store:
+            await after_store(session, principal, new_statements)
     return [s["id"] for s in prepared]
 
 

@@ -51,6 +51,23 @@ async def test_after_store_sees_only_new_statements_in_the_transaction(
     assert seen == [first["id"], second["id"]]
 
 
+async def test_a_batch_with_nothing_new_calls_no_after_store_hook(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    calls: list[int] = []
+
+    async def record(
+        _session: AsyncSession, _principal: Principal, statements: Sequence[dict[str, Any]]
+    ) -> None:
+        calls.append(len(statements))
+
+    app.state.statement_hooks.after_store.append(record)
+    batch = [with_id(), with_id()]
+    await client.post("/xapi/statements", json=batch)
+    assert (await client.post("/xapi/statements", json=batch)).status_code == 200
+    assert calls == [2]
+
+
 async def test_a_failing_after_store_hook_leaves_no_row_behind(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
