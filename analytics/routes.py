@@ -157,6 +157,50 @@ async def progress_summary(
     return await _summary(request, session, principal, views.progress_summary)
 
 
+_COURSE = ("course", "agent", "tenant", "org_unit", "job_role", "audience", "format")
+
+
+def _course_id(request: Request) -> str:
+    course_id = request.query_params.get("course")
+    if not course_id:
+        raise BadRequest("course is required: the id of a cmi5 course", "course")
+    return course_id
+
+
+@get_and_head(
+    router,
+    "/progress/course",
+    openapi_extra=documented_parameters(_COURSE + PAGE_PARAMETERS, ("course",)),
+)
+async def course_progress(
+    request: Request, session: ReadSession, principal: CurrentPrincipal
+) -> Response:
+    """Per learner registered in a cmi5 course: each node of its structure (course, blocks,
+    AUs) with status, satisfaction, completion %, time spent, last activity. `limit`
+    counts learners."""
+    wanted, scope, names = await _scope(request, session, principal, _COURSE + PAGE_PARAMETERS)
+    courses = request.app.state.cmi5
+    table = await views.course_progress(
+        session, scope, names, courses, _course_id(request), wanted.after, wanted.limit
+    )
+    return _answer(request, table, wanted.csv)
+
+
+@get_and_head(
+    router, "/progress/course/summary", openapi_extra=documented_parameters(_COURSE, ("course",))
+)
+async def course_summary(
+    request: Request, session: ReadSession, principal: CurrentPrincipal
+) -> Response:
+    """Per node of a cmi5 course over the learners registered in scope: started, satisfied,
+    mean completion and time."""
+    wanted, scope, _ = await _scope(request, session, principal, _COURSE)
+    table = await views.course_summary(
+        session, scope, request.app.state.cmi5, _course_id(request), _minimum(request)
+    )
+    return _answer(request, table, wanted.csv)
+
+
 @get_and_head(router, "/evaluation", openapi_extra=documented_parameters(SCOPE_PARAMETERS))
 async def evaluation(
     request: Request, session: ReadSession, principal: CurrentPrincipal

@@ -20,6 +20,9 @@ from analytics.bkt import for_skill
 from analytics.learner import ActivityState
 from analytics.store import Cursor, ModelFilter
 from analytics.totals import MASTERED, TENTHS
+from cmi5.service import Cmi5, OutlineNode
+from cmi5.store import LearnerKey, Progress
+from lrs.errors import NotFound
 from lrs.middleware import utc_timestamp
 
 FEW = "few observations"
@@ -422,3 +425,179 @@ async def retention_curve(
         for day, moment in enumerate(points)
     ]
     return Table(CURVE_COLUMNS, rows)
+
+
+COURSE_COLUMNS = (
+    "tenant", "learner", "course", "node", "kind", "title", "parent", "depth", "activity",
+    "move_on", "status", "satisfied", "completed", "passed", "waived", "completion", "aus",
+    "aus_satisfied", "seconds", "statements", "first_at", "last_at",
+)  # fmt: skip
+
+
+def course_tree(
+    outline: list[OutlineNode],
+    met: Mapping[str, Progress],
+    models: Mapping[str, ActivityState],
+) -> list[dict[str, Any]]:
+    """One learner's progress through a cmi5 course, a row per node in the outline's order.
+    An AU is 100 % complete once satisfied (its moveOn met, waived, or needing nothing) or
+    completed, else as far as it reported (`models`: the learner's, by Activity id); a block
+    or the course is the mean of its AUs. Time and statements add up the AUs' and the
+    node's own (the LMS's satisfied statements)."""
+    au_activity = {node.id: node.activity_id for node in outline if node.kind == "au"}
+
+    def au_completion(au: str) -> float:
+        state, flags = models.get(au_activity[au]), met.get(au, Progress())
+        done = 100.0 if flags.satisfied or flags.completed else 0.0
+        return max(done, state.completion if state else 0.0)
+
+    rows = []
+    for node in outline:
+        flags = met.get(node.id, Progress())
+        own = models.get(node.activity_id)
+        sources = (
+            [own] if node.kind == "au" else [own, *(models.get(au_activity[au]) for au in node.aus)]
+        )
+        found = [state for state in sources if state is not None]
+        satisfied_aus = sum(met.get(au, Progress()).satisfied for au in node.aus)
+        if flags.satisfied:
+            status = "waived" if flags.waived else "satisfied"
+        elif node.kind == "au":
+            status = own.status if own else "not attempted"
+        else:
+            status = "started" if found else "not attempted"
+        au_only = node.kind == "au"
+        rows.append(
+            {
+                "node": node.id,
+                "kind": node.kind,
+                "title": node.title,
+                "parent": node.parent,
+                "depth": node.depth,
+                "activity": node.activity_id,
+                "move_on": node.move_on,
+                "status": status,
+                "satisfied": flags.satisfied,
+                "completed": (flags.completed or bool(own and own.completed_at))
+                if au_only
+                else None,
+                "passed": flags.passed if au_only else None,
+                "waived": flags.waived if au_only else None,
+                "completion": statistics.fmean(au_completion(au) for au in node.aus)
+                if node.aus
+                else 0.0,
+                "aus": len(node.aus),
+                "aus_satisfied": satisfied_aus,
+                "seconds": sum(state.seconds for state in found),
+                "statements": sum(state.statements for state in found),
+                "first_at": _time(min((state.first_at for state in found), default=None)),
+                "last_at": _time(max((state.last_at for state in found), default=None)),
+            }
+        )
+    return rows
+
+
+async def _course_learners(
+    session: AsyncSession,
+    scope: ModelFilter,
+    courses: Cmi5,
+    course_id: str,
+    after: Cursor | None = None,
+    limit: int | None = None,
+) -> tuple[dict[int, list[OutlineNode]], list[tuple[LearnerKey, list[dict[str, Any]]]]]:
+    """The course's outlines and each learner's tree, in (tenant, learner) order."""
+    outlines, learners = await courses.course_progress(
+        session,
+        scope.tenant_ids,
+        course_id,
+        learner=scope.learner,
+        cohort=scope.cohort,
+        after=(after[0], after[1]) if after else None,
+        limit=limit,
+    )
+    if not outlines:
+        raise NotFound("no cmi5 course with this id in the tenants in scope", "course")
+    trees: list[tuple[LearnerKey, list[dict[str, Any]]]] = []
+    for tenant_id, outline in outlines.items():
+        chosen = [learner for tenant, learner in learners if tenant == tenant_id]
+        keys = [(learner, node.activity_id) for learner in chosen for node in outline]
+        models: dict[str, dict[str, ActivityState]] = defaultdict(dict)
+        for (learner, activity), state in (await store.states_of(session, tenant_id, keys)).items():
+            models[learner][activity] = state
+        trees.extend(
+            (
+                (tenant_id, learner),
+                course_tree(outline, learners[tenant_id, learner], models[learner]),
+            )
+            for learner in chosen
+        )
+    trees.sort(key=lambda tree: tree[0])
+    return outlines, trees
+
+
+async def course_progress(
+    session: AsyncSession,
+    scope: ModelFilter,
+    names: Mapping[int, str],
+    courses: Cmi5,
+    course_id: str,
+    after: Cursor | None,
+    limit: int,
+) -> Table:
+    """Each registered learner's tree of the course; a page holds `limit` learners."""
+    _, trees = await _course_learners(session, scope, courses, course_id, after, limit + 1)
+    next_after = None
+    if len(trees) > limit:
+        trees = trees[:limit]
+        (tenant_id, learner), _ = trees[-1]
+        next_after = (tenant_id, learner, course_id)
+    rows = [
+        {"tenant": names[tenant_id], "learner": learner, "course": course_id, **row}
+        for (tenant_id, learner), tree in trees
+        for row in tree
+    ]
+    return Table(COURSE_COLUMNS, rows, next_after)
+
+
+COURSE_SUMMARY_COLUMNS = (
+    "node", "kind", "title", "parent", "depth", "learners", "started", "satisfied",
+    "satisfied_rate", "mean_completion", "mean_seconds", "estimate",
+)  # fmt: skip
+
+
+async def course_summary(
+    session: AsyncSession,
+    scope: ModelFilter,
+    courses: Cmi5,
+    course_id: str,
+    min_observations: int,
+) -> Table:
+    """Per node of the course over the learners registered in scope: how many started it
+    and satisfied it, and their mean completion and time."""
+    outlines, trees = await _course_learners(session, scope, courses, course_id)
+    nodes = {node.id: node for outline in outlines.values() for node in outline}
+    per_node: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for _, tree in trees:
+        for row in tree:
+            per_node[row["node"]].append(row)
+    rows = []
+    for node in nodes.values():
+        found = per_node[node.id]
+        satisfied = sum(row["satisfied"] for row in found)
+        rows.append(
+            {
+                "node": node.id,
+                "kind": node.kind,
+                "title": node.title,
+                "parent": node.parent,
+                "depth": node.depth,
+                "learners": len(found),
+                "started": sum(row["statements"] > 0 for row in found),
+                "satisfied": satisfied,
+                "satisfied_rate": _ratio(satisfied, len(found)),
+                "mean_completion": _mean([row["completion"] for row in found]),
+                "mean_seconds": _mean([row["seconds"] for row in found]),
+                "estimate": _estimate(len(found), min_observations),
+            }
+        )
+    return Table(COURSE_SUMMARY_COLUMNS, rows)

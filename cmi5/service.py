@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import service as auth_service
@@ -27,7 +28,7 @@ from auth.models import Principal, Scope
 from cmi5 import rules, store
 from cmi5.package import read_package, sample_package
 from cmi5.rules import SessionView
-from cmi5.store import CourseRow, Progress, RegistrationRow, SessionRow
+from cmi5.store import CourseRow, LearnerKey, Progress, RegistrationRow, SessionRow
 from cmi5.structure import AU, Block, Course
 from documents import service as documents
 from documents.service import (
@@ -55,6 +56,20 @@ _ACTIVITY_NAMESPACE = uuid.UUID("5b0f6c1e-6f0a-4d8e-9a57-3c1d2e0c5a11")
 # The LMS's documents and statements follow the cmi5 profile over xAPI 1.0.3: LaunchData is
 # rewritten before every launch, which 1.0.3 allows without If-Match.
 _VERSION = XAPIVersion.V1
+
+
+@dataclass(frozen=True)
+class OutlineNode:
+    """A node of a course as progress reports walk it: the course, a block or an AU."""
+
+    id: str  # the publisher's
+    kind: str  # "course", "block" or "au"
+    activity_id: str  # the LMS's id, which the node's statements are about
+    title: dict[str, str]  # a language map
+    parent: str | None
+    depth: int
+    move_on: str | None  # an AU's rule
+    aus: tuple[str, ...]  # the AUs at or under the node
 
 
 @dataclass(frozen=True)
@@ -181,6 +196,64 @@ class Cmi5:
         }
 
     # Registrations
+
+    def outline(self, row: CourseRow) -> list[OutlineNode]:
+        """The course, then its blocks and AUs depth first, in the structure's order."""
+        nodes: list[OutlineNode] = []
+
+        def visit(item: Course | Block | AU, parent: str | None, depth: int) -> None:
+            children: tuple[AU | Block, ...] = ()
+            aus: tuple[str, ...] = (item.id,)
+            kind = "au"
+            if not isinstance(item, AU):
+                kind = "course" if isinstance(item, Course) else "block"
+                children, aus = item.children, tuple(au.id for au in item.aus())
+            nodes.append(
+                OutlineNode(
+                    id=item.id,
+                    kind=kind,
+                    activity_id=self.lms_id(row, kind, item.id),
+                    title=_language_map(item.title),
+                    parent=parent,
+                    depth=depth,
+                    move_on=item.move_on if isinstance(item, AU) else None,
+                    aus=aus,
+                )
+            )
+            for child in children:
+                visit(child, item.id, depth + 1)
+
+        visit(row.course, None, 0)
+        return nodes
+
+    async def course_progress(
+        self,
+        session: AsyncSession,
+        tenant_ids: Sequence[int],
+        course_id: str,
+        *,
+        learner: str | None = None,
+        cohort: Select[Any] | None = None,
+        after: LearnerKey | None = None,
+        limit: int | None = None,
+    ) -> tuple[dict[int, list[OutlineNode]], dict[LearnerKey, dict[str, Progress]]]:
+        """For reports: per tenant that imported the course, the outline of its newest
+        version; and the learners registered in it (`store.learners_progress`)."""
+        outlines = {}
+        for tenant_id in tenant_ids:
+            versions = await store.courses(session, tenant_id, course_id)
+            if versions:
+                outlines[tenant_id] = self.outline(versions[0])
+        learners = await store.learners_progress(
+            session,
+            list(outlines),
+            course_id,
+            learner=learner,
+            cohort=cohort,
+            after=after,
+            limit=limit,
+        )
+        return outlines, learners
 
     async def create_registration(
         self,

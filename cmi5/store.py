@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cmi5.structure import Course
@@ -228,6 +228,57 @@ async def progress(session: AsyncSession, registration_id: uuid.UUID) -> dict[st
         )
         for row in rows
     }
+
+
+LearnerKey = tuple[int, str]  # (tenant id, the learner's agent key)
+
+
+async def learners_progress(
+    session: AsyncSession,
+    tenant_ids: Sequence[int],
+    course_id: str,
+    *,
+    learner: str | None = None,
+    cohort: Select[Any] | None = None,
+    after: LearnerKey | None = None,
+    limit: int | None = None,
+) -> dict[LearnerKey, dict[str, Progress]]:
+    """The learners registered in the course (any version) in key order after `after`,
+    each with what their registrations have met: a node met in any of them is met."""
+    r, c = cmi5_registrations.c, cmi5_courses.c
+    chosen = (
+        select(r.tenant_id, r.actor_ifi)
+        .join(cmi5_courses, c.id == r.course_pk)
+        .where(r.tenant_id.in_(tenant_ids), c.course_id == course_id)
+    )
+    if learner is not None:
+        chosen = chosen.where(r.actor_ifi == learner)
+    if cohort is not None:
+        chosen = chosen.where(r.actor_ifi.in_(cohort.scalar_subquery()))
+    if after is not None:
+        chosen = chosen.where(tuple_(r.tenant_id, r.actor_ifi) > tuple_(*after))
+    chosen = chosen.distinct().order_by(r.tenant_id, r.actor_ifi).limit(limit)
+    p = cmi5_progress.c
+    rows = await session.execute(
+        select(r.tenant_id, r.actor_ifi, p.node_id, p.completed, p.passed, p.waived, p.satisfied)
+        .join(cmi5_courses, c.id == r.course_pk)
+        .outerjoin(cmi5_progress, p.registration_id == r.id)
+        .where(c.course_id == course_id, tuple_(r.tenant_id, r.actor_ifi).in_(chosen))
+        .order_by(r.tenant_id, r.actor_ifi)
+    )
+    found: dict[LearnerKey, dict[str, Progress]] = {}
+    for row in rows:
+        met = found.setdefault((row.tenant_id, row.actor_ifi), {})
+        if row.node_id is None:
+            continue
+        before = met.get(row.node_id, Progress())
+        met[row.node_id] = Progress(
+            completed=before.completed or row.completed,
+            passed=before.passed or row.passed,
+            waived=before.waived or row.waived,
+            satisfied=before.satisfied or row.satisfied,
+        )
+    return found
 
 
 async def save_progress(

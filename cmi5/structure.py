@@ -63,6 +63,9 @@ class Block:
     children: tuple[AU | Block, ...]
     objectives: tuple[str, ...] = ()
 
+    def aus(self) -> Iterator[AU]:
+        return _aus(self.children)
+
 
 @dataclass(frozen=True)
 class Objective:
