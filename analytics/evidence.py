@@ -98,6 +98,7 @@ class Evidence:
     activity_id: str
     relation: Relation
     at: datetime  # the statement's timestamp: when it happened, not when it was stored
+    stored: datetime  # when it was stored: retention deletes by this
     verb: str
     correct: bool | None  # a recall event's outcome; None when the statement is none
     scaled: float | None
@@ -180,6 +181,7 @@ def evidence_of(
     seconds = duration_seconds(result["duration"]) if "duration" in result else None
     registration = statement.get("context", {}).get("registration")
     at = parse_timestamp(statement["timestamp"], "timestamp").astimezone(UTC)
+    stored = parse_timestamp(statement["stored"], "stored").astimezone(UTC)
     statement_id = uuid.UUID(statement["id"])
     phase = markers.phase_of(statement) if markers else None
     raw = result.get("score", {}).get("raw")
@@ -193,6 +195,7 @@ def evidence_of(
             activity_id=activity_id,
             relation=relation,
             at=at,
+            stored=stored,
             verb=verb,
             correct=correct,
             scaled=scaled,

@@ -67,6 +67,7 @@ class Analytics:
     def install(self, statement_hooks: StatementHooks) -> None:
         statement_hooks.after_store.append(self.after_store)
         statement_hooks.erasures.append(self.erased)
+        statement_hooks.expirations.append(self.expired)
 
     async def after_store(
         self, session: AsyncSession, principal: Principal, batch: Sequence[Statement]
@@ -88,6 +89,15 @@ class Analytics:
         await store.erase_learner(session, tenant_ids, learner, pseudonym)
         if pseudonym is None:
             await store.recount_totals(session, tenant_ids)
+
+    async def expired(self, session: AsyncSession, tenant_id: int, cutoff: datetime) -> None:
+        """Retention deleted the tenant's statements stored before `cutoff`: their evidence
+        goes, and the models it was part of are folded again from what is left (what a
+        rebuild would make of them). Those still queued are skipped when read back."""
+        await store.lock_tenant(session, tenant_id, wait=True)
+        touched = await store.expire_evidence(session, tenant_id, cutoff)
+        if touched:
+            await self._update(session, tenant_id, [], touched)
 
     async def drain(
         self,

@@ -51,7 +51,7 @@ _CHUNK = 400  # keys or rows per statement: under both drivers' bound-parameter 
 
 _EVIDENCE_COLUMNS = (
     "learner", "activity_id", "at", "statement_id", "relation", "verb", "correct", "scaled",
-    "progress", "completed", "seconds", "registration", "phase", "value",
+    "progress", "completed", "seconds", "registration", "phase", "value", "stored",
 )  # fmt: skip
 
 
@@ -171,6 +171,18 @@ async def retract_evidence(
         )
         touched.update((row.learner, row.activity_id) for row in result)
     return touched
+
+
+async def expire_evidence(session: AsyncSession, tenant_id: int, cutoff: datetime) -> set[Key]:
+    """Deletes the evidence of statements stored before `cutoff` (retention deleted them);
+    returns the models it was part of."""
+    c = analytics_evidence.c
+    result = await session.execute(
+        delete(analytics_evidence)
+        .where(c.tenant_id == tenant_id, c.stored < cutoff)
+        .returning(c.learner, c.activity_id)
+    )
+    return {(row.learner, row.activity_id) for row in result}
 
 
 def _evidence(row: Row[Any]) -> Evidence:

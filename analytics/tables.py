@@ -38,6 +38,8 @@ analytics_evidence = Table(
     Column("registration", Uuid, nullable=True),
     Column("phase", String(10), nullable=True),  # pre / post / survey / indicator
     Column("value", Float, nullable=True),
+    # The statement's `stored`: retention deletes the evidence of what it deletes by it.
+    Column("stored", UTCDateTime, nullable=False),
     Index("ix_analytics_evidence_statement", "tenant_id", "statement_id"),
     # The evaluation view reads only evidence with a phase, usually a small share.
     Index(

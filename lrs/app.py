@@ -73,7 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models = None
         if settings.analytics_enabled:
             models = asyncio.create_task(app.state.analytics.keep_current(maintenance))
-        async with retention_loop(maintenance, settings.retention_interval_seconds, [cmi5_sweep]):
+        async with retention_loop(
+            maintenance,
+            settings.retention_interval_seconds,
+            app.state.statement_hooks,
+            [cmi5_sweep],
+        ):
             try:
                 yield
             finally:

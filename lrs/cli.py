@@ -218,12 +218,19 @@ def _audit(args: argparse.Namespace) -> None:
     _print_json(_administer(args, action))
 
 
+def _analytics_hooks(settings: Settings) -> StatementHooks:
+    """The learner models hear of the command line's erasures and retention (whether or not
+    the server keeps them current: what is kept of a learner must go either way)."""
+    hooks = StatementHooks()
+    Analytics.configured(settings).install(hooks)
+    return hooks
+
+
 def _erase(args: argparse.Namespace) -> None:
     request = ErasureRequest(agent=json.loads(args.agent), tenant=args.tenant, mode=args.mode)
 
     async def action(session: AsyncSession, actor: Actor, settings: Settings) -> Any:
-        hooks = StatementHooks()
-        Analytics.configured(settings).install(hooks)
+        hooks = _analytics_hooks(settings)
         return await tenancy.erase(
             session, actor, request, settings.token_secret, settings.public_url, hooks
         )
@@ -232,8 +239,8 @@ def _erase(args: argparse.Namespace) -> None:
 
 
 def _retention_apply(args: argparse.Namespace) -> None:
-    async def action(session: AsyncSession, actor: Actor, _settings: Settings) -> Any:
-        return await run_retention(session, actor)
+    async def action(session: AsyncSession, actor: Actor, settings: Settings) -> Any:
+        return await run_retention(session, actor, _analytics_hooks(settings))
 
     _print_json(_administer(args, action))
 

@@ -50,6 +50,8 @@ StatementHook = Callable[[AsyncSession, Principal, Sequence[Statement]], Awaitab
 # An agent (IFI key) erased in these tenants; the key that replaces it (a pseudonym's), or
 # None when the statements it was the actor of were deleted.
 ErasureHook = Callable[[AsyncSession, Sequence[int], str, str | None], Awaitable[None]]
+# Retention deleted a tenant's statements stored before this moment.
+ExpiryHook = Callable[[AsyncSession, int, datetime], Awaitable[None]]
 # Further Agent objects known to name the same person as an IFI key (a learner directory).
 IdentityLookup = Callable[[AsyncSession, Principal, str], Awaitable[list[dict[str, Any]]]]
 
@@ -68,12 +70,15 @@ class StatementHooks:
       request with none new calls no hook), as stored (id, stored, authority, version set).
     - `identities` name the other Agents of a person, for the Agents resource's Person.
     - `erasures` run when a learner is erased, so records made from their statements go
-      (or follow the pseudonym) with them."""
+      (or follow the pseudonym) with them.
+    - `expirations` run when retention has deleted a tenant's statements stored before a
+      moment, so records made from them go too."""
 
     checks: list[StatementHook] = field(default_factory=list)
     after_store: list[StatementHook] = field(default_factory=list)
     identities: list[IdentityLookup] = field(default_factory=list)
     erasures: list[ErasureHook] = field(default_factory=list)
+    expirations: list[ExpiryHook] = field(default_factory=list)
 
 
 def _dumps(value: Any) -> str:
@@ -576,12 +581,17 @@ async def drop_expired_months(
     return dropped
 
 
-async def delete_stored_before(session: AsyncSession, tenant_id: int, cutoff: datetime) -> int:
-    """Retention: deletes the tenant's statements stored before `cutoff`, and the attachments
-    no remaining statement needs."""
+async def delete_stored_before(
+    session: AsyncSession, tenant_id: int, cutoff: datetime, hooks: StatementHooks
+) -> int:
+    """Retention: deletes the tenant's statements stored before `cutoff` (those in months
+    `drop_expired_months` dropped are gone already), and the attachments no remaining
+    statement needs; then the `expirations` hooks run."""
     deleted = 0
     while seqs := await store.seqs_stored_before(session, tenant_id, cutoff, _RETENTION_BATCH):
         await store.delete_statements(session, seqs)
         deleted += len(seqs)
     await store.delete_unreferenced_attachments(session, (tenant_id,))
+    for expired in hooks.expirations:
+        await expired(session, tenant_id, cutoff)
     return deleted

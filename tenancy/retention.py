@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from statements import partitions
+from statements.service import StatementHooks
 from tenancy.service import Actor, apply_retention, drop_expired_months
 
 logger = logging.getLogger("lrs.retention")
@@ -23,16 +24,14 @@ MAINTENANCE_INTERVAL = 3600.0
 Job = Callable[[AsyncSession], Awaitable[Any]]
 
 
-async def run_retention(session: AsyncSession, actor: Actor) -> dict[str, dict[str, int]]:
+async def run_retention(
+    session: AsyncSession, actor: Actor, hooks: StatementHooks
+) -> dict[str, dict[str, int]]:
     """Retention in two transactions: whole expired months first, committed at once to free
     the statement tables they lock, then the rest row by row. For the owner of `session`."""
     dropped = await drop_expired_months(session, actor)
     await session.commit()
-    return await apply_retention(session, actor, dropped=dropped)
-
-
-async def _retention(session: AsyncSession) -> Any:
-    return await run_retention(session, SERVER)
+    return await apply_retention(session, actor, hooks, dropped=dropped)
 
 
 async def _partitions(session: AsyncSession) -> None:
@@ -53,6 +52,7 @@ async def refresh_statistics(session: AsyncSession) -> None:
 async def retention_loop(
     sessionmaker: async_sessionmaker[AsyncSession],
     interval: float,
+    hooks: StatementHooks,
     others: Sequence[tuple[float, Job, str]] = (),
 ) -> AsyncIterator[None]:
     """While the server is up: retention every `interval` seconds (first after one interval;
@@ -60,6 +60,9 @@ async def retention_loop(
     `others` (seconds, job, name) of other domains. Each run is one transaction; a failed run
     is logged and retried at the next tick. With several workers each runs them; repeating
     what another already did is harmless."""
+
+    async def retention(session: AsyncSession) -> Any:
+        return await run_retention(session, SERVER, hooks)
 
     async def every(seconds: float, job: Job, name: str) -> None:
         while True:
@@ -78,7 +81,7 @@ async def retention_loop(
         asyncio.create_task(every(MAINTENANCE_INTERVAL, refresh_statistics, "statistics")),
     ]
     if interval > 0:
-        tasks.append(asyncio.create_task(every(interval, _retention, "retention applied")))
+        tasks.append(asyncio.create_task(every(interval, retention, "retention applied")))
     for seconds, job, name in others:
         if seconds > 0:
             tasks.append(asyncio.create_task(every(seconds, job, name)))

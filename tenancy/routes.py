@@ -237,6 +237,6 @@ async def apply_retention(
     """Applies the retention policies of the caller's subtree now (the server also does so
     every LRS_RETENTION_INTERVAL_SECONDS)."""
     actor = await _actor(request, session, principal)
-    results = await service.apply_retention(session, actor)
+    results = await service.apply_retention(session, actor, request.app.state.statement_hooks)
     await commit(session)
     return JSONResponse(results)

@@ -518,6 +518,7 @@ async def drop_expired_months(
 async def apply_retention(
     session: AsyncSession,
     actor: Actor,
+    hooks: StatementHooks,
     now: datetime | None = None,
     dropped: Mapping[int, int] | None = None,
 ) -> dict[str, dict[str, int]]:
@@ -532,7 +533,7 @@ async def apply_retention(
         cutoff = cutoffs[tenant.id]
         if cutoff is None:
             continue
-        deleted = await statements_service.delete_stored_before(session, tenant.id, cutoff)
+        deleted = await statements_service.delete_stored_before(session, tenant.id, cutoff, hooks)
         counts = {
             "statements": dropped.get(tenant.id, 0) + deleted,
             "documents": await documents_service.delete_updated_before(session, tenant.id, cutoff),

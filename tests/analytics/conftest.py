@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,8 +14,10 @@ from sqlalchemy import select
 
 from analytics import store
 from analytics.tables import analytics_states, analytics_totals
-from auth.models import Scope
+from auth import store as auth_store
+from auth.models import Role, Scope
 from lrs.db import create_sessionmaker
+from tenancy.service import Actor, apply_retention
 from tests.conftest import client_for, make_credential
 
 ADL = "http://adlnet.gov/expapi/verbs/"
@@ -93,6 +96,24 @@ async def reporter(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def post(client: httpx.AsyncClient, statements: list[dict[str, Any]]) -> None:
     response = await client.post("/xapi/statements", json=statements)
     assert response.status_code == 200, response.text
+
+
+async def expire_before(app: FastAPI, cutoff: datetime) -> dict[str, Any]:
+    """Retention of the reporter's tenant run as if 30 days after `cutoff`, with a 30-day
+    policy: statements stored before `cutoff` are deleted."""
+    admin, _ = await make_credential(app, [], "acme", role=Role.ADMIN)
+    async with client_for(app, admin) as client:
+        response = await client.patch("/admin/tenants/acme", json={"retention_days": 30})
+    assert response.status_code == 200, response.text
+    async with app.state.sessionmaker() as session:
+        tenant = await auth_store.tenant_by_name(session, "acme")
+        assert tenant is not None
+        actor = Actor("test", "test", tenant)
+        results = await apply_retention(
+            session, actor, app.state.statement_hooks, cutoff + timedelta(days=30)
+        )
+        await session.commit()
+    return results
 
 
 async def saved_models(app: FastAPI) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from tests.analytics.conftest import (
     ITEM,
     QUIZ,
     answer,
+    expire_before,
     key_of,
     post,
     said,
@@ -287,3 +288,30 @@ class TestErasure:
             await app.state.analytics.rebuild(session, before[0]["tenant_id"])
             await session.commit()
         assert await saved_models(app) == before
+
+
+class TestRetention:
+    async def test_what_retention_deletes_leaves_the_models(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        """Statements retention deletes (stored before its cutoff) take their evidence with
+        them: the models left are those a rebuild makes from the statements kept. ivy's
+        answers go, her pass and completion stay."""
+        ivy = worked_example("ivy")
+        await post(reporter, worked_example("hal") + ivy[:3])
+        await saved_models(app)
+        cutoff = datetime.now(UTC)
+        await post(reporter, ivy[3:] + worked_example("jon"))
+        results = await expire_before(app, cutoff)
+        assert results["acme"]["statements"] == 8
+        after = await saved_models(app)
+        assert {model["learner"] for model in after} == {key_of("ivy"), key_of("jon")}
+        kept = {m["activity_id"]: m for m in after if m["learner"] == key_of("ivy")}
+        assert set(kept) == {QUIZ, COURSE}
+        assert (kept[QUIZ]["statements"], kept[QUIZ]["answers"]) == (1, 1)  # the pass alone
+        assert (kept[QUIZ]["outcome"], kept[COURSE]["statements"]) == ("passed", 2)
+        assert await totals_match_a_recount(app) == 3
+        async with create_sessionmaker(app.state.engine)() as session:
+            await app.state.analytics.rebuild(session, after[0]["tenant_id"])
+            await session.commit()
+        assert await saved_models(app) == after

@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -22,7 +23,15 @@ from analytics import store
 from analytics.tables import analytics_queue, analytics_states
 from auth.models import Role, Scope
 from lrs.settings import Settings
-from tests.analytics.conftest import answer, key_of, post, said, totals_match_a_recount, voiding
+from tests.analytics.conftest import (
+    answer,
+    expire_before,
+    key_of,
+    post,
+    said,
+    totals_match_a_recount,
+    voiding,
+)
 from tests.analytics.test_models import random_corpus, worked_example
 from tests.conftest import client_for, make_credential, running_app
 
@@ -230,6 +239,17 @@ class TestInBetween:
         learners = {model["learner"] for model in await models_now(app)}
         assert key_of("hal") not in learners
         assert len(learners) == (0 if mode == "delete" else 1)
+
+    async def test_statements_retention_deleted_while_queued_never_count(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        await post(reporter, worked_example("hal"))
+        cutoff = datetime.now(UTC)
+        await post(reporter, worked_example("ivy"))
+        assert (await expire_before(app, cutoff))["acme"]["statements"] == 5
+        await fold(app)
+        assert {model["learner"] for model in await models_now(app)} == {key_of("ivy")}
+        assert await totals_match_a_recount(app) == 3
 
 
 class TestServer:

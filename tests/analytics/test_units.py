@@ -19,11 +19,17 @@ from tests.analytics.conftest import ADL, COURSE, ITEM, QUIZ, answer, key_of, sa
 AT = "2026-03-02T09:00:00Z"
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 PASS_SCORE = 0.5  # LRS_ANALYTICS_PASS_SCORE's default
+STORED = "2026-03-04T10:00:00.123Z"
+
+
+def stored_evidence(statement: dict[str, Any], pass_score: float = PASS_SCORE) -> list[Evidence]:
+    """The evidence of `statement` once stored (at STORED)."""
+    return evidence_of({**statement, "stored": STORED}, pass_score)
 
 
 def only(statement: dict[str, Any], pass_score: float = PASS_SCORE) -> Evidence:
     """The evidence a statement without context gives about its object."""
-    (evidence,) = evidence_of(statement, pass_score)
+    (evidence,) = stored_evidence(statement, pass_score)
     assert evidence.relation == "object"
     return evidence
 
@@ -43,6 +49,7 @@ class TestRecallOutcome:
         assert evidence.learner == key_of("ann")
         assert evidence.verb == ADL + "answered"
         assert evidence.at == START
+        assert evidence.stored == datetime(2026, 3, 4, 10, 0, 0, 123000, tzinfo=UTC)
 
     def test_success_outweighs_the_score(self) -> None:
         statement = said(
@@ -129,21 +136,21 @@ class TestNoEvidence:
             "mbox": "mailto:team@corp.example.com",
             "member": [{"mbox": "mailto:ann@corp.example.com"}],
         }
-        assert evidence_of(statement, PASS_SCORE) == []
+        assert stored_evidence(statement, PASS_SCORE) == []
 
     def test_a_statement_ref_object(self) -> None:
         statement = said("ann", "answered", ITEM, AT, result={"success": True})
         statement["object"] = {"objectType": "StatementRef", "id": statement["id"]}
-        assert evidence_of(statement, PASS_SCORE) == []
+        assert stored_evidence(statement, PASS_SCORE) == []
 
     def test_an_agent_object(self) -> None:
         statement = said("ann", "experienced", ITEM, AT)
         statement["object"] = {"objectType": "Agent", "mbox": "mailto:bo@corp.example.com"}
-        assert evidence_of(statement, PASS_SCORE) == []
+        assert stored_evidence(statement, PASS_SCORE) == []
 
     def test_a_voiding_statement(self) -> None:
         statement = {**voiding("8f1c1a52-4b4e-4a0e-9b53-2e7a3b1d1c11"), "timestamp": AT}
-        assert evidence_of(statement, PASS_SCORE) == []
+        assert stored_evidence(statement, PASS_SCORE) == []
 
 
 class TestRelations:
@@ -151,7 +158,7 @@ class TestRelations:
     named twice keeps its closest relation."""
 
     def test_object_parent_and_grouping(self) -> None:
-        evidence = evidence_of(answer("ann", True, AT), PASS_SCORE)
+        evidence = stored_evidence(answer("ann", True, AT), PASS_SCORE)
         assert {item.activity_id: item.relation for item in evidence} == {
             ITEM: "object",
             QUIZ: "parent",
@@ -170,14 +177,14 @@ class TestRelations:
             parents=(ITEM, QUIZ, QUIZ),
             grouping=(QUIZ, ITEM, COURSE),
         )
-        evidence = evidence_of(statement, PASS_SCORE)
+        evidence = stored_evidence(statement, PASS_SCORE)
         assert sorted((item.activity_id, item.relation) for item in evidence) == sorted(
             [(ITEM, "object"), (QUIZ, "parent"), (COURSE, "grouping")]
         )
 
     def test_time_spent_counts_toward_every_relation(self) -> None:
         statement = said("ann", "answered", ITEM, AT, result={"duration": "PT90S"}, parents=(QUIZ,))
-        assert [item.seconds for item in evidence_of(statement, PASS_SCORE)] == [90.0, 90.0]
+        assert [item.seconds for item in stored_evidence(statement, PASS_SCORE)] == [90.0, 90.0]
 
 
 class TestDuration:

@@ -14,7 +14,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, select, text
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 
+from analytics.tables import analytics_evidence
 from lrs.app import create_app
 from lrs.db import alembic_config, all_tables, create_engine, create_sessionmaker, migrate
 from statements import partitions
@@ -173,6 +176,46 @@ async def test_the_pending_ids_migration_remembers_early_voiding(empty_database_
     await engine.dispose()
     assert inserted.new_ids == {target_id}
     assert voided is True
+
+
+async def test_the_evidence_stored_migration_backfills_and_drops_orphans(
+    empty_database_url: str,
+) -> None:
+    """0009 gives existing evidence its statement's `stored`, and deletes evidence whose
+    statement retention deleted before (its stored time is unknown, its record must go)."""
+    engine = create_engine(empty_database_url)
+    kept, orphan = uuid.uuid4(), uuid.uuid4()
+    stored = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    # The columns a row needs at 0008, typed as the code declares them.
+    needed = ("tenant_id", "learner", "activity_id", "at", "statement_id", "relation", "verb")
+    evidence = sa_table(
+        "analytics_evidence",
+        *(sa_column(name, analytics_evidence.c[name].type) for name in (*needed, "completed")),
+    )
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, "0008")
+        await connection.execute(
+            statement_ids.insert().values(tenant_id=1, statement_id=kept, stored=stored)
+        )
+        for statement_id in (kept, orphan):
+            await connection.execute(
+                evidence.insert().values(
+                    tenant_id=1, learner="mbox:mailto:a@example.com",
+                    activity_id="https://example.com/a", at=stored, statement_id=statement_id,
+                    relation="object", verb="http://adlnet.gov/expapi/verbs/completed",
+                    completed=True,
+                )
+            )  # fmt: skip
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, "head")
+    async with create_sessionmaker(engine)() as session:
+        rows = (
+            await session.execute(
+                select(analytics_evidence.c.statement_id, analytics_evidence.c.stored)
+            )
+        ).all()
+    await engine.dispose()
+    assert [tuple(row) for row in rows] == [(kept, stored)]
 
 
 async def test_instances_starting_together_migrate_once(empty_database_url: str) -> None:

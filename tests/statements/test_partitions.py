@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth import service as auth_service
 from lrs.db import create_sessionmaker
 from statements import partitions
+from statements.service import StatementHooks
 from statements.store import StatementRow, insert_statements
 from statements.tables import statement_ids, statements
 from tenancy.service import Actor, apply_retention, drop_expired_months
@@ -90,7 +91,7 @@ async def test_retention_drops_a_month_whose_statements_all_expired(app: FastAPI
         had = await months(session)
         dropped = await drop_expired_months(session, EVERY_TENANT, now)
         await session.commit()
-        results = await apply_retention(session, EVERY_TENANT, now, dropped)
+        results = await apply_retention(session, EVERY_TENANT, StatementHooks(), now, dropped)
         await session.commit()
         left = set(
             await session.scalars(
@@ -128,7 +129,7 @@ async def test_a_tenant_keeping_statements_keeps_the_month(app: FastAPI) -> None
         await session.commit()
         dropped = await drop_expired_months(session, EVERY_TENANT, now)
         await session.commit()
-        await apply_retention(session, EVERY_TENANT, now, dropped)
+        await apply_retention(session, EVERY_TENANT, StatementHooks(), now, dropped)
         await session.commit()
         left = set(
             await session.scalars(

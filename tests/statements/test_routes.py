@@ -244,7 +244,12 @@ class TestVoiding:
         principal = await principal_of(app, client.headers["Authorization"])
         async with app.state.sessionmaker() as session:
             cutoff = datetime.now(UTC) + timedelta(seconds=1)
-            assert await service.delete_stored_before(session, principal.tenant_id, cutoff) == 1
+            assert (
+                await service.delete_stored_before(
+                    session, principal.tenant_id, cutoff, app.state.statement_hooks
+                )
+                == 1
+            )
             await session.commit()
         await post(client, target)
         assert (await get_one(client, target["id"])).status_code == 200

@@ -191,6 +191,7 @@ async def test_retention_deletes_old_records_where_a_policy_applies(
         results = await apply_retention(
             session,
             Actor("test", "test", root),
+            group.app.state.statement_hooks,
             datetime.now(UTC) + timedelta(days=days_later),
         )
         await session.commit()
