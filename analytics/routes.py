@@ -99,14 +99,17 @@ def _answer(request: Request, table: views.Table, csv_format: bool) -> Response:
     if table.next_after is not None:
         params = dict(request.query_params) | {"after": _encode(table.next_after)}
         more = f"{request.url.path}?{urlencode(params)}"
+    set_aside = {"set_aside": request.state.set_aside} if request.state.set_aside else {}
     if not csv_format:
-        return JSONResponse({"rows": table.rows, "more": more, **table.meta})
+        return JSONResponse({"rows": table.rows, "more": more, **table.meta, **set_aside})
     text = io.StringIO()
     writer = csv.DictWriter(text, table.columns, lineterminator="\n")
     writer.writeheader()
     for row in table.rows:
         writer.writerow({name: _csv_value(value) for name, value in row.items()})
     headers = {"Link": f'<{more}>; rel="next"'} if more else {}
+    if set_aside:
+        headers["LRS-Set-Aside"] = str(set_aside["set_aside"])
     return Response(text.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
@@ -118,6 +121,8 @@ async def _scope(
     # Statements stored before the view was asked count in it, queued or not.
     app = request.app
     await app.state.analytics.drain(app.state.sessionmaker, scope.tenant_ids, wait=True)
+    # Except entries set aside after their fold raised: the answer says how many.
+    request.state.set_aside = await app.state.analytics.set_aside(session, scope.tenant_ids)
     return wanted, scope, names
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics import bkt, store, totals
@@ -34,6 +35,9 @@ logger = logging.getLogger(__name__)
 MIN_FIT_ANSWERS = 200
 # Queue entries (stored batches) folded in one transaction.
 ROUND = 20
+# Errors of the database or of reaching it: folding is tried again (at the next poll, or
+# the next view). Any other error folding a round is a fault of one of its entries.
+_NOT_THE_ENTRIES = (SQLAlchemyError, OSError, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -115,22 +119,64 @@ class Analytics:
         done = 0
         for tenant_id, newest in sorted(queued.items()):
             while True:
-                async with sessionmaker() as session:
-                    if not await store.lock_tenant(session, tenant_id, wait=wait):
-                        break
-                    folded = await self._fold_queued(session, tenant_id, newest)
-                    await session.commit()
-                if not folded:
+                set_aside = False
+                try:
+                    async with sessionmaker() as session:
+                        if not await store.lock_tenant(session, tenant_id, wait=wait):
+                            break
+                        folded = await self._fold_queued(session, tenant_id, newest)
+                        await session.commit()
+                except _NOT_THE_ENTRIES:
+                    raise
+                except Exception:
+                    folded, set_aside = await self._fold_one_by_one(sessionmaker, tenant_id, newest)
+                if not folded and not set_aside:
                     break
                 done += folded
         return done
 
+    async def set_aside(self, session: AsyncSession, tenant_ids: Sequence[int]) -> int:
+        """How many of these tenants' queue entries were set aside (`_fold_one_by_one`)."""
+        return await store.set_aside_count(session, tenant_ids)
+
+    async def _fold_one_by_one(
+        self, sessionmaker: async_sessionmaker[AsyncSession], tenant_id: int, newest: int
+    ) -> tuple[int, bool]:
+        """After a round raised: its entries folded one per transaction until the one that
+        raises, which is set aside (logged; a rebuild reads its statements again), so one
+        bad entry neither stops the others nor the tenant's views. Returns the statements
+        read and whether one was set aside."""
+        read = 0
+        for _ in range(ROUND):
+            async with sessionmaker() as session:
+                await store.lock_tenant(session, tenant_id, wait=True)
+                entry = await store.oldest_queued(session, tenant_id)
+                if entry is None or entry > newest:
+                    return read, False
+                try:
+                    read += await self._fold_queued(session, tenant_id, entry, limit=1)
+                    await session.commit()
+                except _NOT_THE_ENTRIES:
+                    raise
+                except Exception as error:
+                    logger.exception(
+                        "tenant %s: queue entry %s set aside (lrs analytics rebuild reads it)",
+                        tenant_id,
+                        entry,
+                    )
+                    await session.rollback()
+                    await store.lock_tenant(session, tenant_id, wait=True)
+                    await store.set_aside(session, entry, repr(error), datetime.now(UTC))
+                    await session.commit()
+                    return read, True
+        return read, False
+
     async def _fold_queued(
-        self, session: AsyncSession, tenant_id: int, newest: int | None = None
+        self, session: AsyncSession, tenant_id: int, newest: int | None = None, limit: int = ROUND
     ) -> int:
         """One round: the tenant's oldest queue entries (up to `newest`) folded in; the
         caller holds the tenant's lock. Returns how many statements were read."""
-        statement_ids = await store.take_queued(session, tenant_id, newest, ROUND)
+        statement_ids = await store.take_queued(session, tenant_id, newest, limit)
         if statement_ids:
             await self._fold_in(session, tenant_id, statement_ids)
         return len(statement_ids)

@@ -94,7 +94,9 @@ async def enqueue(session: AsyncSession, tenant_id: int, statement_ids: Sequence
 
 async def queued_tenants(session: AsyncSession, tenant_ids: Sequence[int] | None) -> dict[int, int]:
     """Each tenant with statements waiting, and its newest queue entry."""
-    query = select(analytics_queue.c.tenant_id, func.max(analytics_queue.c.id))
+    query = select(analytics_queue.c.tenant_id, func.max(analytics_queue.c.id)).where(
+        analytics_queue.c.failed_at.is_(None)
+    )
     if tenant_ids is not None:
         query = query.where(analytics_queue.c.tenant_id.in_(tenant_ids))
     rows = await session.execute(query.group_by(analytics_queue.c.tenant_id))
@@ -107,12 +109,38 @@ async def take_queued(
     """Deletes up to `limit` of the tenant's oldest queue entries (none past `newest`) and
     returns their statement ids; the caller folds them in the same transaction."""
     c = analytics_queue.c
-    chosen = [c.tenant_id == tenant_id] + ([c.id <= newest] if newest is not None else [])
+    chosen = [c.tenant_id == tenant_id, c.failed_at.is_(None)]
+    if newest is not None:
+        chosen.append(c.id <= newest)
     oldest = select(c.id).where(*chosen).order_by(c.id).limit(limit).scalar_subquery()
     rows = await session.scalars(
         delete(analytics_queue).where(c.id.in_(oldest)).returning(c.statement_ids)
     )
     return [statement_id for entry in rows for statement_id in orjson.loads(entry)]
+
+
+async def oldest_queued(session: AsyncSession, tenant_id: int) -> int | None:
+    c = analytics_queue.c
+    oldest = await session.scalar(
+        select(func.min(c.id)).where(c.tenant_id == tenant_id, c.failed_at.is_(None))
+    )
+    return None if oldest is None else int(oldest)
+
+
+async def set_aside(session: AsyncSession, entry_id: int, error: str, now: datetime) -> None:
+    c = analytics_queue.c
+    await session.execute(
+        update(analytics_queue)
+        .where(c.id == entry_id, c.failed_at.is_(None))
+        .values(failed_at=now, error=error[:500])
+    )
+
+
+async def set_aside_count(session: AsyncSession, tenant_ids: Sequence[int]) -> int:
+    """Statements' queue entries of these tenants set aside, waiting for a rebuild."""
+    c = analytics_queue.c
+    query = select(func.count()).where(c.tenant_id.in_(tenant_ids), c.failed_at.is_not(None))
+    return int(await session.scalar(query) or 0)
 
 
 async def with_evidence(
@@ -385,8 +413,13 @@ async def erase_learner(
 
 
 async def delete_tenant_models(session: AsyncSession, tenant_id: int) -> None:
+    """And the entries set aside: a rebuild reads their statements again."""
     for table in (analytics_evidence, analytics_states, analytics_totals):
         await session.execute(delete(table).where(table.c.tenant_id == tenant_id))
+    c = analytics_queue.c
+    await session.execute(
+        delete(analytics_queue).where(c.tenant_id == tenant_id, c.failed_at.is_not(None))
+    )
 
 
 async def parameters(session: AsyncSession, tenant_id: int) -> dict[str, bkt.Parameters]:

@@ -17,6 +17,9 @@ analytics_queue = Table(
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
     Column("tenant_id", Integer, nullable=False),
     Column("statement_ids", Text, nullable=False),  # a JSON array
+    # Set when folding the entry raised an error of its own (a bug): it waits for a rebuild.
+    Column("failed_at", UTCDateTime, nullable=True),
+    Column("error", String(500), nullable=True),
     Index("ix_analytics_queue_tenant", "tenant_id", "id"),
 )
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from analytics import service as analytics_service
 from analytics import store
@@ -183,6 +184,9 @@ class TestExactlyOnce:
         assert len(await models_now(app)) == 3
 
 
+BROKEN = "https://courses.example.com/broken"
+
+
 async def queued_tenant(app: FastAPI) -> int:
     """The tenant of the statements queued."""
     async with app.state.sessionmaker() as session:
@@ -250,6 +254,65 @@ class TestInBetween:
         await fold(app)
         assert {model["learner"] for model in await models_now(app)} == {key_of("ivy")}
         assert await totals_match_a_recount(app) == 3
+
+    async def test_an_entry_whose_fold_raises_is_set_aside(
+        self, app: FastAPI, reporter: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A fold that raises (a bug, injected here for one Activity) stops neither the
+        tenant's other statements nor its views: that batch is set aside and the views say
+        so, until a rebuild reads it again (once the bug is gone)."""
+        analytics = app.state.analytics
+        evidence_of_batch = analytics.evidence
+
+        def buggy(batch: Any) -> Any:
+            batch = list(batch)
+            if any(statement["object"]["id"] == BROKEN for statement in batch):
+                raise ValueError("a bug")
+            return evidence_of_batch(batch)
+
+        monkeypatch.setattr(analytics, "evidence", buggy)
+        await post(reporter, worked_example("hal"))
+        await post(reporter, [said("amy", "experienced", BROKEN, "2026-03-06T10:00:00Z")])
+        await post(reporter, worked_example("ivy"))
+        response = await reporter.get("/analytics/progress")
+        assert response.status_code == 200, response.text
+        found = response.json()
+        assert found["set_aside"] == 1
+        assert {row["learner"] for row in found["rows"]} == {key_of("hal"), key_of("ivy")}
+        as_csv = await reporter.get("/analytics/progress", params={"format": "csv"})
+        assert as_csv.headers["LRS-Set-Aside"] == "1"
+        assert await queued(app) == 1
+        assert await fold(app) == 0  # set aside: not tried again until a rebuild
+        monkeypatch.undo()
+        tenant_id = await queued_tenant(app)
+        async with app.state.sessionmaker() as session:
+            await analytics.rebuild(session, tenant_id)
+            await session.commit()
+        assert await queued(app) == 0
+        again = (await reporter.get("/analytics/progress")).json()
+        assert "set_aside" not in again
+        assert key_of("amy") in {row["learner"] for row in again["rows"]}
+        assert await totals_match_a_recount(app) == 4
+
+    async def test_an_error_of_the_database_sets_nothing_aside(
+        self, app: FastAPI, reporter: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A lost connection or a deadlock is no fault of the entry: it stays queued and is
+        folded at the next try."""
+        analytics = app.state.analytics
+
+        def unreachable(batch: Any) -> Any:
+            raise OperationalError("SELECT 1", {}, ConnectionResetError())
+
+        monkeypatch.setattr(analytics, "evidence", unreachable)
+        await post(reporter, worked_example("hal"))
+        with pytest.raises(OperationalError):
+            await fold(app)
+        async with app.state.sessionmaker() as session:
+            assert await analytics.set_aside(session, [await queued_tenant(app)]) == 0
+        monkeypatch.undo()
+        assert await fold(app) == 5
+        assert await queued(app) == 0
 
 
 class TestServer:
