@@ -320,7 +320,7 @@ def _values(tenant_id: int, state: ActivityState) -> dict[str, Any]:
 async def states_of(
     session: AsyncSession, tenant_id: int, keys: Collection[Key]
 ) -> dict[Key, ActivityState]:
-    """The saved models of `keys` (the caller holds the tenant's lock)."""
+    """The saved models of `keys` (a writer holds the tenant's lock before reading them)."""
     ordered = sorted(keys)
     if not ordered:
         return {}

@@ -455,18 +455,16 @@ def course_tree(
     for node in outline:
         flags = met.get(node.id, Progress())
         own = models.get(node.activity_id)
-        sources = (
-            [own] if node.kind == "au" else [own, *(models.get(au_activity[au]) for au in node.aus)]
-        )
+        is_au = node.kind == "au"
+        sources = [own] if is_au else [own, *(models.get(au_activity[au]) for au in node.aus)]
         found = [state for state in sources if state is not None]
-        satisfied_aus = sum(met.get(au, Progress()).satisfied for au in node.aus)
         if flags.satisfied:
             status = "waived" if flags.waived else "satisfied"
-        elif node.kind == "au":
+        elif is_au:
             status = own.status if own else "not attempted"
         else:
             status = "started" if found else "not attempted"
-        au_only = node.kind == "au"
+        completed = flags.completed or (own is not None and own.completed_at is not None)
         rows.append(
             {
                 "node": node.id,
@@ -478,16 +476,12 @@ def course_tree(
                 "move_on": node.move_on,
                 "status": status,
                 "satisfied": flags.satisfied,
-                "completed": (flags.completed or bool(own and own.completed_at))
-                if au_only
-                else None,
-                "passed": flags.passed if au_only else None,
-                "waived": flags.waived if au_only else None,
-                "completion": statistics.fmean(au_completion(au) for au in node.aus)
-                if node.aus
-                else 0.0,
+                "completed": completed if is_au else None,
+                "passed": flags.passed if is_au else None,
+                "waived": flags.waived if is_au else None,
+                "completion": statistics.fmean(au_completion(au) for au in node.aus),
                 "aus": len(node.aus),
-                "aus_satisfied": satisfied_aus,
+                "aus_satisfied": sum(met.get(au, Progress()).satisfied for au in node.aus),
                 "seconds": sum(state.seconds for state in found),
                 "statements": sum(state.statements for state in found),
                 "first_at": _time(min((state.first_at for state in found), default=None)),
