@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -113,18 +114,25 @@ class Analytics:
         """Folds the statements queued for `tenant_ids` (all when None) by the time of the
         call into their models, a round per transaction; returns how many were read.
         Without `wait` a tenant another writer holds is left to it; with it (a view, which
-        answers for every statement stored before it was asked) this waits its turn."""
+        answers for every statement stored before it was asked) this waits its turn.
+
+        On SQLite a fold holds the database's one write lock, which statement writes wait
+        for: there a round is one entry, and without `wait` (the background) the drain then
+        leaves the lock free for as long as it held it, so writes are not starved."""
         async with sessionmaker() as session:
             queued = await store.queued_tenants(session, tenant_ids)
+            one_writer = session.get_bind().dialect.name == "sqlite"
         done = 0
         for tenant_id, newest in sorted(queued.items()):
             while True:
                 set_aside = False
+                started = time.monotonic()
                 try:
                     async with sessionmaker() as session:
                         if not await store.lock_tenant(session, tenant_id, wait=wait):
                             break
-                        folded = await self._fold_queued(session, tenant_id, newest)
+                        limit = 1 if one_writer else ROUND
+                        folded = await self._fold_queued(session, tenant_id, newest, limit)
                         await session.commit()
                 except _NOT_THE_ENTRIES:
                     raise
@@ -133,6 +141,8 @@ class Analytics:
                 if not folded and not set_aside:
                     break
                 done += folded
+                if one_writer and not wait:
+                    await asyncio.sleep(time.monotonic() - started)
         return done
 
     async def set_aside(self, session: AsyncSession, tenant_ids: Sequence[int]) -> int:

@@ -21,7 +21,7 @@ from analytics.learner import ActivityState
 from analytics.store import Cursor, ModelFilter
 from analytics.totals import MASTERED, TENTHS
 from cmi5.service import Cmi5, OutlineNode
-from cmi5.store import LearnerKey, Progress
+from cmi5.store import LearnerChoice, LearnerKey, Progress
 from lrs.errors import NotFound
 from lrs.middleware import utc_timestamp
 
@@ -434,6 +434,16 @@ COURSE_COLUMNS = (
 )  # fmt: skip
 
 
+def _node_columns(node: OutlineNode) -> dict[str, Any]:
+    return {
+        "node": node.id,
+        "kind": node.kind,
+        "title": node.title,
+        "parent": node.parent,
+        "depth": node.depth,
+    }
+
+
 def course_tree(
     outline: list[OutlineNode],
     met: Mapping[str, Progress],
@@ -467,11 +477,7 @@ def course_tree(
         completed = flags.completed or (own is not None and own.completed_at is not None)
         rows.append(
             {
-                "node": node.id,
-                "kind": node.kind,
-                "title": node.title,
-                "parent": node.parent,
-                "depth": node.depth,
+                **_node_columns(node),
                 "activity": node.activity_id,
                 "move_on": node.move_on,
                 "status": status,
@@ -500,21 +506,14 @@ async def _course_learners(
     limit: int | None = None,
 ) -> tuple[dict[int, list[OutlineNode]], list[tuple[LearnerKey, list[dict[str, Any]]]]]:
     """The course's outlines and each learner's tree, in (tenant, learner) order."""
-    outlines, learners = await courses.course_progress(
-        session,
-        scope.tenant_ids,
-        course_id,
-        learner=scope.learner,
-        cohort=scope.cohort,
-        after=(after[0], after[1]) if after else None,
-        limit=limit,
-    )
+    chosen = LearnerChoice(scope.learner, scope.cohort, after[:2] if after else None, limit)
+    outlines, learners = await courses.course_progress(session, scope.tenant_ids, course_id, chosen)
     if not outlines:
         raise NotFound("no cmi5 course with this id in the tenants in scope", "course")
     trees: list[tuple[LearnerKey, list[dict[str, Any]]]] = []
     for tenant_id, outline in outlines.items():
-        chosen = [learner for tenant, learner in learners if tenant == tenant_id]
-        keys = [(learner, node.activity_id) for learner in chosen for node in outline]
+        registered = [learner for tenant, learner in learners if tenant == tenant_id]
+        keys = [(learner, node.activity_id) for learner in registered for node in outline]
         models: dict[str, dict[str, ActivityState]] = defaultdict(dict)
         for (learner, activity), state in (await store.states_of(session, tenant_id, keys)).items():
             models[learner][activity] = state
@@ -523,7 +522,7 @@ async def _course_learners(
                 (tenant_id, learner),
                 course_tree(outline, learners[tenant_id, learner], models[learner]),
             )
-            for learner in chosen
+            for learner in registered
         )
     trees.sort(key=lambda tree: tree[0])
     return outlines, trees
@@ -580,11 +579,7 @@ async def course_summary(
         satisfied = sum(row["satisfied"] for row in found)
         rows.append(
             {
-                "node": node.id,
-                "kind": node.kind,
-                "title": node.title,
-                "parent": node.parent,
-                "depth": node.depth,
+                **_node_columns(node),
                 "learners": len(found),
                 "started": sum(row["statements"] > 0 for row in found),
                 "satisfied": satisfied,

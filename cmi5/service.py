@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth import service as auth_service
@@ -28,7 +27,14 @@ from auth.models import Principal, Scope
 from cmi5 import rules, store
 from cmi5.package import read_package, sample_package
 from cmi5.rules import SessionView
-from cmi5.store import CourseRow, LearnerKey, Progress, RegistrationRow, SessionRow
+from cmi5.store import (
+    CourseRow,
+    LearnerChoice,
+    LearnerKey,
+    Progress,
+    RegistrationRow,
+    SessionRow,
+)
 from cmi5.structure import AU, Block, Course
 from documents import service as documents
 from documents.service import (
@@ -231,28 +237,17 @@ class Cmi5:
         session: AsyncSession,
         tenant_ids: Sequence[int],
         course_id: str,
-        *,
-        learner: str | None = None,
-        cohort: Select[Any] | None = None,
-        after: LearnerKey | None = None,
-        limit: int | None = None,
+        chosen: LearnerChoice,
     ) -> tuple[dict[int, list[OutlineNode]], dict[LearnerKey, dict[str, Progress]]]:
         """For reports: per tenant that imported the course, the outline of its newest
-        version; and the learners registered in it (`store.learners_progress`)."""
+        version; and the learners registered in it that `chosen` names, with what they
+        have met."""
         outlines = {}
         for tenant_id in tenant_ids:
             versions = await store.courses(session, tenant_id, course_id)
             if versions:
                 outlines[tenant_id] = self.outline(versions[0])
-        learners = await store.learners_progress(
-            session,
-            list(outlines),
-            course_id,
-            learner=learner,
-            cohort=cohort,
-            after=after,
-            limit=limit,
-        )
+        learners = await store.learners_progress(session, list(outlines), course_id, chosen)
         return outlines, learners
 
     async def create_registration(

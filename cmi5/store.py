@@ -233,37 +233,41 @@ async def progress(session: AsyncSession, registration_id: uuid.UUID) -> dict[st
 LearnerKey = tuple[int, str]  # (tenant id, the learner's agent key)
 
 
+@dataclass(frozen=True)
+class LearnerChoice:
+    """Which of a course's registered learners a report reads: one, a cohort (a subquery of
+    agent keys), `limit` of them after `after` in key order."""
+
+    learner: str | None = None
+    cohort: Select[Any] | None = None
+    after: LearnerKey | None = None
+    limit: int | None = None
+
+
 async def learners_progress(
-    session: AsyncSession,
-    tenant_ids: Sequence[int],
-    course_id: str,
-    *,
-    learner: str | None = None,
-    cohort: Select[Any] | None = None,
-    after: LearnerKey | None = None,
-    limit: int | None = None,
+    session: AsyncSession, tenant_ids: Sequence[int], course_id: str, chosen: LearnerChoice
 ) -> dict[LearnerKey, dict[str, Progress]]:
-    """The learners registered in the course (any version) in key order after `after`,
-    each with what their registrations have met: a node met in any of them is met."""
+    """The learners registered in the course (any version) that `chosen` names, in key
+    order, each with what their registrations have met: a node met in any of them is met."""
     r, c = cmi5_registrations.c, cmi5_courses.c
-    chosen = (
+    keys = (
         select(r.tenant_id, r.actor_ifi)
         .join(cmi5_courses, c.id == r.course_pk)
         .where(r.tenant_id.in_(tenant_ids), c.course_id == course_id)
     )
-    if learner is not None:
-        chosen = chosen.where(r.actor_ifi == learner)
-    if cohort is not None:
-        chosen = chosen.where(r.actor_ifi.in_(cohort.scalar_subquery()))
-    if after is not None:
-        chosen = chosen.where(tuple_(r.tenant_id, r.actor_ifi) > tuple_(*after))
-    chosen = chosen.distinct().order_by(r.tenant_id, r.actor_ifi).limit(limit)
+    if chosen.learner is not None:
+        keys = keys.where(r.actor_ifi == chosen.learner)
+    if chosen.cohort is not None:
+        keys = keys.where(r.actor_ifi.in_(chosen.cohort.scalar_subquery()))
+    if chosen.after is not None:
+        keys = keys.where(tuple_(r.tenant_id, r.actor_ifi) > tuple_(*chosen.after))
+    keys = keys.distinct().order_by(r.tenant_id, r.actor_ifi).limit(chosen.limit)
     p = cmi5_progress.c
     rows = await session.execute(
         select(r.tenant_id, r.actor_ifi, p.node_id, p.completed, p.passed, p.waived, p.satisfied)
         .join(cmi5_courses, c.id == r.course_pk)
         .outerjoin(cmi5_progress, p.registration_id == r.id)
-        .where(c.course_id == course_id, tuple_(r.tenant_id, r.actor_ifi).in_(chosen))
+        .where(c.course_id == course_id, tuple_(r.tenant_id, r.actor_ifi).in_(keys))
         .order_by(r.tenant_id, r.actor_ifi)
     )
     found: dict[LearnerKey, dict[str, Progress]] = {}
