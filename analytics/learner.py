@@ -21,6 +21,11 @@ from analytics import bkt, memory
 from analytics.evidence import FAILED, PASSED, Evidence
 
 
+def completion(completed: bool, progress: float | None) -> float:
+    """Per cent complete: 100 once completed, else the progress reported, else 0."""
+    return 100.0 if completed else (progress or 0.0)
+
+
 @dataclass
 class ActivityState:
     learner: str
@@ -47,8 +52,7 @@ class ActivityState:
 
     @property
     def completion(self) -> float:
-        """Per cent complete: 100 once completed, else the progress reported, else 0."""
-        return 100.0 if self.completed_at is not None else (self.progress or 0.0)
+        return completion(self.completed_at is not None, self.progress)
 
     @property
     def status(self) -> str:

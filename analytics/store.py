@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics import bkt
 from analytics.evidence import Evidence
-from analytics.learner import ActivityState
+from analytics.learner import ActivityState, completion
 from analytics.memory import Memory
 from analytics.tables import (
     analytics_evidence,
@@ -493,6 +494,33 @@ def _days_since(session: AsyncSession, column: Any, at: datetime) -> ColumnEleme
     if session.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", bindparam("at_", at, type_=UTCDateTime) - column) / 86400.0
     return func.julianday(bindparam("at_", at, type_=UTCDateTime)) - func.julianday(column)
+
+
+# A model's statements, seconds and completion: what a course summary adds up.
+Effort = tuple[int, float, float]
+
+
+async def efforts(
+    session: AsyncSession, tenant_id: int, activity_ids: Collection[str], scope: ModelFilter
+) -> dict[str, dict[str, Effort]]:
+    """Per Activity and learner in scope, the effort in their model (three columns, not the
+    whole model)."""
+    c = analytics_states.c
+    found: dict[str, dict[str, Effort]] = defaultdict(dict)
+    for chunk in _chunks(sorted(activity_ids)):
+        query = select(
+            c.activity_id,
+            c.learner,
+            c.statements,
+            c.seconds,
+            c.completed_at.is_not(None),
+            c.progress,
+        ).where(*_where(replace(scope, tenant_ids=(tenant_id,))), c.activity_id.in_(chunk))
+        for activity, learner, statements, seconds, completed, progress in await session.execute(
+            query
+        ):
+            found[activity][learner] = (statements, seconds, completion(completed, progress))
+    return found
 
 
 Page = list[tuple[int, ActivityState]]

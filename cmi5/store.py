@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -271,17 +271,13 @@ async def learners_progress(
         .order_by(r.tenant_id, r.actor_ifi)
     )
     found: dict[LearnerKey, dict[str, Progress]] = {}
-    for row in rows:
-        met = found.setdefault((row.tenant_id, row.actor_ifi), {})
-        if row.node_id is None:
+    for tenant_id, actor_ifi, node_id, *flags in rows:
+        met = found.setdefault((tenant_id, actor_ifi), {})
+        if node_id is None:
             continue
-        before = met.get(row.node_id, Progress())
-        met[row.node_id] = Progress(
-            completed=before.completed or row.completed,
-            passed=before.passed or row.passed,
-            waived=before.waived or row.waived,
-            satisfied=before.satisfied or row.satisfied,
-        )
+        if node_id in met:  # another registration of the learner's
+            flags = [a or b for a, b in zip(flags, astuple(met[node_id])[:4], strict=True)]
+        met[node_id] = Progress(*flags)
     return found
 
 

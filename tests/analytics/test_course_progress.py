@@ -172,6 +172,30 @@ class TestLearnerTrees:
         assert {row["learner"] for row in rows} == {CAT}
 
 
+async def test_a_learner_registered_twice_has_met_what_either_met(
+    app: FastAPI, lms: httpx.AsyncClient, reporter: httpx.AsyncClient, course: dict[str, Any]
+) -> None:
+    """Progress is per learner: dee passed the quiz in her first registration and had it
+    waived in her second; it is both, and the video, met in neither, is not."""
+    first = await register(lms, learner("dee"))
+    await play(app, lms, first, QUIZ, "passed")
+    second = await register(lms, learner("dee"))
+    waived = await lms.post(
+        f"/cmi5/registrations/{second}/waive", json={"au": QUIZ, "reason": "Tested Out"}
+    )
+    assert waived.status_code == 200, waived.text
+    rows = (await view(reporter, agent=json.dumps(learner("dee"))))["rows"]
+    tree = tree_of(rows, str(agent_ifi(learner("dee"))))
+    assert (tree[QUIZ]["satisfied"], tree[QUIZ]["passed"], tree[QUIZ]["waived"]) == (
+        True,
+        True,
+        True,
+    )
+    assert (tree[VIDEO]["satisfied"], tree[COURSE]["completion"]) == (False, 50.0)
+    summary = {row["node"]: row for row in (await view(reporter, f"{PATH}/summary"))["rows"]}
+    assert (summary[QUIZ]["learners"], summary[QUIZ]["satisfied"]) == (1, 1)
+
+
 @pytest.mark.usefixtures("played")
 async def test_summary(reporter: httpx.AsyncClient) -> None:
     """Per node over the three: learners with statements about it, satisfied, mean
