@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
@@ -177,8 +178,20 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + _CHUNK]
 
 
-def _keys_in(keys: Sequence[Key], table: Any = analytics_states) -> ColumnElement[bool]:
-    return tuple_(table.c.learner, table.c.activity_id).in_(keys)
+def _keys_in(
+    session: AsyncSession, keys: Sequence[Key], table: Any = analytics_states
+) -> ColumnElement[bool]:
+    """The rows of `keys`. SQLite answers a list of row values by scanning the table, so
+    there the keys travel as one JSON array, which it reads row by row through the primary
+    key."""
+    chosen = tuple_(table.c.learner, table.c.activity_id)
+    if session.get_bind().dialect.name == "postgresql":
+        return chosen.in_(keys)
+    listed = func.json_each(bindparam(None, orjson.dumps(keys).decode())).table_valued("value")
+    pairs = select(
+        func.json_extract(listed.c.value, "$[0]"), func.json_extract(listed.c.value, "$[1]")
+    )
+    return chosen.in_(pairs)
 
 
 async def insert_evidence(session: AsyncSession, tenant_id: int, items: Sequence[Evidence]) -> None:
@@ -226,7 +239,8 @@ async def evidence_for(
     for chunk in _chunks(sorted(keys)):
         result = await session.execute(
             select(analytics_evidence).where(
-                analytics_evidence.c.tenant_id == tenant_id, _keys_in(chunk, analytics_evidence)
+                analytics_evidence.c.tenant_id == tenant_id,
+                _keys_in(session, chunk, analytics_evidence),
             )
         )
         for row in result:
@@ -335,7 +349,7 @@ async def states_of(
             rows.extend(
                 await session.execute(
                     select(analytics_states).where(
-                        analytics_states.c.tenant_id == tenant_id, _keys_in(chunk)
+                        analytics_states.c.tenant_id == tenant_id, _keys_in(session, chunk)
                     )
                 )
             )
@@ -353,31 +367,26 @@ _STATES_OF_KEYS = text(
 async def save_states(
     session: AsyncSession, tenant_id: int, states: Iterable[ActivityState]
 ) -> None:
-    values = [_values(tenant_id, state) for state in states]
-    if not values:
+    records = [_STATE_RECORD(_values(tenant_id, state)) for state in states]
+    if not records:
         return
+    connection = await session.connection()
     if session.get_bind().dialect.name == "postgresql":
         # COPY to a temporary table, then one merge: the driver's fastest path in, and an
         # upsert PostgreSQL plans once.
         await session.execute(_STAGE_STATES)
-        records = [tuple(value[name] for name in _STATE_COLUMNS) for value in values]
-        connection = await session.connection()
         await write_records(
             connection, analytics_states, _STATE_COLUMNS, records, into=_STAGED_STATES
         )
         await session.execute(_MERGE_STAGED_STATES)
         return
-    for chunk in _chunks(values):
-        insert = dialect_insert(session, analytics_states)
-        upsert = insert.on_conflict_do_update(
-            index_elements=["tenant_id", "learner", "activity_id"],
-            set_={name: insert.excluded[name] for name in _STATE_FIELDS},
-        )
-        await session.execute(upsert, chunk)
+    await write_records(connection, analytics_states, _STATE_COLUMNS, records, key=_STATE_KEY)
 
 
 _STATE_COLUMNS = tuple(c.name for c in analytics_states.c)
-_STATE_FIELDS = frozenset(_STATE_COLUMNS) - {"tenant_id", "learner", "activity_id"}
+_STATE_KEY = ("tenant_id", "learner", "activity_id")
+_STATE_FIELDS = frozenset(_STATE_COLUMNS) - set(_STATE_KEY)
+_STATE_RECORD = operator.itemgetter(*_STATE_COLUMNS)  # a model's values in column order
 _STAGED_STATES = "analytics_states_staged"
 _STAGE_STATES = text(
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGED_STATES}"
@@ -397,7 +406,7 @@ async def delete_states(session: AsyncSession, tenant_id: int, keys: Collection[
     for chunk in _chunks(sorted(keys)):
         await session.execute(
             delete(analytics_states).where(
-                analytics_states.c.tenant_id == tenant_id, _keys_in(chunk)
+                analytics_states.c.tenant_id == tenant_id, _keys_in(session, chunk)
             )
         )
 

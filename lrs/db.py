@@ -233,10 +233,13 @@ async def write_records(
     records: list[Any],
     *,
     into: str | None = None,
+    key: Sequence[str] = (),
 ) -> None:
     """Plain rows, the fastest way the driver has: COPY on PostgreSQL (inside the caller's
     transaction), one executemany of tuples on SQLite. `into`: a PostgreSQL table of the
-    same columns to copy them to instead (a temporary one to merge from)."""
+    same columns to copy them to instead (a temporary one to merge from). `key`: on SQLite,
+    a row whose key is stored already replaces its columns (PostgreSQL's COPY cannot; a
+    caller merges from `into` there)."""
     if not records:
         return
     dialect = connection.dialect
@@ -253,7 +256,8 @@ async def write_records(
             for record in records
         ]
     marks = ", ".join("?" * len(columns))
-    await connection.exec_driver_sql(
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608 - our names
-        records,
-    )
+    insert = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - our names
+    if key:
+        updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name not in key)
+        insert += f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    await connection.exec_driver_sql(insert, records)
