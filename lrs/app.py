@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.failed_logins = RateLimiter(
         settings.failed_logins_per_minute / 60, settings.failed_logins_burst, "failed logins"
     )
+    app.state.writer_turns = asyncio.Lock() if settings.database_url.startswith("sqlite") else None
     app.state.statement_hooks = StatementHooks(identities=[known_identities])
     app.state.document_hooks = DocumentHooks()
     app.state.cmi5 = Cmi5.configured(settings, app.state.statement_hooks)

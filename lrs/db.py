@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import importlib
 from collections.abc import AsyncIterator, Sequence
@@ -147,6 +148,25 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 ReadSession = Annotated[AsyncSession, Depends(get_read_session)]
+
+
+@contextlib.asynccontextmanager
+async def writer_turn(request: Request, session: AsyncSession) -> AsyncIterator[None]:
+    """On SQLite, this process's statement writes take turns, first come first served,
+    before they ask for the database's one write lock: SQLite serves its waiters in no
+    order, and under 16 concurrent writers a batch waited past the request deadline. The
+    turn ends with the transaction (a write that fails rolls back before it passes the
+    turn on). PostgreSQL needs no turns (`writer_turns` is None)."""
+    turns: asyncio.Lock | None = request.app.state.writer_turns
+    if turns is None:
+        yield
+        return
+    async with turns:
+        try:
+            yield
+        except BaseException:
+            await session.rollback()
+            raise
 
 
 async def read_through(request: Request, session: AsyncSession) -> datetime:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from auth.dependencies import CurrentPrincipal
-from lrs.db import DbSession, ReadSession, commit, read_through
+from lrs.db import DbSession, ReadSession, commit, read_through, writer_turn
 from lrs.errors import BadRequest, XAPIError
 from lrs.middleware import CONSISTENT_THROUGH, utc_timestamp
 from lrs.params import check_parameter_names
@@ -50,18 +50,20 @@ async def put_statement(
     query = parse_statement_query(pairs) if pairs else None
     if query is None or query.statement_id is None:
         raise BadRequest("PUT needs the statementId parameter", "statementId")
-    await service.store_statements(
-        session,
-        principal,
-        request.state.xapi_version,
-        request.app.state.statement_hooks,
-        content_type=request.headers.get("content-type"),
-        body=await request.body(),
-        max_batch=request.app.state.settings.max_batch_statements,
-        max_attachment_bytes=request.app.state.settings.max_attachment_bytes,
-        statement_id=query.statement_id,
-    )
-    await commit(session)
+    body = await request.body()
+    async with writer_turn(request, session):
+        await service.store_statements(
+            session,
+            principal,
+            request.state.xapi_version,
+            request.app.state.statement_hooks,
+            content_type=request.headers.get("content-type"),
+            body=body,
+            max_batch=request.app.state.settings.max_batch_statements,
+            max_attachment_bytes=request.app.state.settings.max_attachment_bytes,
+            statement_id=query.statement_id,
+        )
+        await commit(session)
     return Response(status_code=204)
 
 
@@ -70,17 +72,19 @@ async def post_statements(
     request: Request, session: DbSession, principal: CurrentPrincipal
 ) -> Response:
     check_parameter_names(list(request.query_params.keys()), ())
-    ids = await service.store_statements(
-        session,
-        principal,
-        request.state.xapi_version,
-        request.app.state.statement_hooks,
-        content_type=request.headers.get("content-type"),
-        body=await request.body(),
-        max_batch=request.app.state.settings.max_batch_statements,
-        max_attachment_bytes=request.app.state.settings.max_attachment_bytes,
-    )
-    await commit(session)
+    body = await request.body()
+    async with writer_turn(request, session):
+        ids = await service.store_statements(
+            session,
+            principal,
+            request.state.xapi_version,
+            request.app.state.statement_hooks,
+            content_type=request.headers.get("content-type"),
+            body=body,
+            max_batch=request.app.state.settings.max_batch_statements,
+            max_attachment_bytes=request.app.state.settings.max_attachment_bytes,
+        )
+        await commit(session)
     return Response(json.dumps(ids), media_type="application/json")
 
 
