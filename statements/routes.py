@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import uuid
 from email.utils import format_datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.dependencies import CurrentPrincipal
+from auth.models import Principal
 from lrs.db import DbSession, ReadSession, commit, read_through, writer_turn
 from lrs.errors import BadRequest, XAPIError
 from lrs.middleware import CONSISTENT_THROUGH, utc_timestamp
@@ -36,6 +39,30 @@ def _statement_body() -> dict[str, Any]:
     }
 
 
+async def _store(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    statement_id: uuid.UUID | None = None,
+) -> list[str]:
+    """The request's statements stored and committed, in this worker's turn to write."""
+    body = await request.body()
+    async with writer_turn(request, session):
+        ids = await service.store_statements(
+            session,
+            principal,
+            request.state.xapi_version,
+            request.app.state.statement_hooks,
+            content_type=request.headers.get("content-type"),
+            body=body,
+            max_batch=request.app.state.settings.max_batch_statements,
+            max_attachment_bytes=request.app.state.settings.max_attachment_bytes,
+            statement_id=statement_id,
+        )
+        await commit(session)
+    return ids
+
+
 @router.put(
     "/statements",
     status_code=204,
@@ -50,20 +77,7 @@ async def put_statement(
     query = parse_statement_query(pairs) if pairs else None
     if query is None or query.statement_id is None:
         raise BadRequest("PUT needs the statementId parameter", "statementId")
-    body = await request.body()
-    async with writer_turn(request, session):
-        await service.store_statements(
-            session,
-            principal,
-            request.state.xapi_version,
-            request.app.state.statement_hooks,
-            content_type=request.headers.get("content-type"),
-            body=body,
-            max_batch=request.app.state.settings.max_batch_statements,
-            max_attachment_bytes=request.app.state.settings.max_attachment_bytes,
-            statement_id=query.statement_id,
-        )
-        await commit(session)
+    await _store(request, session, principal, query.statement_id)
     return Response(status_code=204)
 
 
@@ -72,19 +86,7 @@ async def post_statements(
     request: Request, session: DbSession, principal: CurrentPrincipal
 ) -> Response:
     check_parameter_names(list(request.query_params.keys()), ())
-    body = await request.body()
-    async with writer_turn(request, session):
-        ids = await service.store_statements(
-            session,
-            principal,
-            request.state.xapi_version,
-            request.app.state.statement_hooks,
-            content_type=request.headers.get("content-type"),
-            body=body,
-            max_batch=request.app.state.settings.max_batch_statements,
-            max_attachment_bytes=request.app.state.settings.max_attachment_bytes,
-        )
-        await commit(session)
+    ids = await _store(request, session, principal)
     return Response(json.dumps(ids), media_type="application/json")
 
 
