@@ -91,7 +91,7 @@ _SECONDS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is four times slower to make
 class Evidence:
     statement_id: uuid.UUID
     learner: str

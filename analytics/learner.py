@@ -67,10 +67,10 @@ def fold(
     """`state` (None: nothing yet) after `evidence`, which must be in `Evidence.order` and
     later than anything in `state`."""
     current = copy.copy(state)
+    item = None
     for item in evidence:
         if current is None:
             current = ActivityState(item.learner, item.activity_id, item.at, item.at, "")
-        current.last_at, current.last_statement = item.order
         current.statements += 1
         current.seconds += item.seconds or 0.0
         if item.relation == "object":
@@ -79,8 +79,9 @@ def fold(
             current.answers += 1
             current.correct += item.correct
             current.mastery = bkt.update(current.mastery, item.correct, parameters)
-    if current is None:
+    if current is None or item is None:
         raise ValueError("a learner model needs at least one piece of evidence")
+    current.last_at, current.last_statement = item.order
     return current
 
 

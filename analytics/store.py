@@ -46,7 +46,7 @@ from analytics.tables import (
     analytics_totals,
 )
 from analytics.totals import FIELDS, MASTERED, TENTHS, Totals
-from lrs.db import UTCDateTime, dialect_insert, write_records
+from lrs.db import UTCDateTime, write_records
 
 Key = tuple[str, str]  # (learner, activity id)
 _CHUNK = 400  # keys or rows per statement: under both drivers' bound-parameter limits
@@ -55,6 +55,7 @@ _EVIDENCE_COLUMNS = (
     "learner", "activity_id", "at", "statement_id", "relation", "verb", "correct", "scaled",
     "progress", "completed", "seconds", "registration", "phase", "value", "stored",
 )  # fmt: skip
+_EVIDENCE_RECORD = operator.attrgetter(*_EVIDENCE_COLUMNS)  # its values in column order
 
 
 # The advisory lock space of the models' writers (the second key is the tenant's id).
@@ -195,7 +196,7 @@ def _keys_in(
 
 
 async def insert_evidence(session: AsyncSession, tenant_id: int, items: Sequence[Evidence]) -> None:
-    records = [(tenant_id, *(getattr(item, name) for name in _EVIDENCE_COLUMNS)) for item in items]
+    records = [(tenant_id, *_EVIDENCE_RECORD(item)) for item in items]
     connection = await session.connection()
     await write_records(connection, analytics_evidence, ("tenant_id", *_EVIDENCE_COLUMNS), records)
 
@@ -368,38 +369,13 @@ async def save_states(
     session: AsyncSession, tenant_id: int, states: Iterable[ActivityState]
 ) -> None:
     records = [_STATE_RECORD(_values(tenant_id, state)) for state in states]
-    if not records:
-        return
     connection = await session.connection()
-    if session.get_bind().dialect.name == "postgresql":
-        # COPY to a temporary table, then one merge: the driver's fastest path in, and an
-        # upsert PostgreSQL plans once.
-        await session.execute(_STAGE_STATES)
-        await write_records(
-            connection, analytics_states, _STATE_COLUMNS, records, into=_STAGED_STATES
-        )
-        await session.execute(_MERGE_STAGED_STATES)
-        return
     await write_records(connection, analytics_states, _STATE_COLUMNS, records, key=_STATE_KEY)
 
 
 _STATE_COLUMNS = tuple(c.name for c in analytics_states.c)
 _STATE_KEY = ("tenant_id", "learner", "activity_id")
-_STATE_FIELDS = frozenset(_STATE_COLUMNS) - set(_STATE_KEY)
 _STATE_RECORD = operator.itemgetter(*_STATE_COLUMNS)  # a model's values in column order
-_STAGED_STATES = "analytics_states_staged"
-_STAGE_STATES = text(
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGED_STATES}"
-    " (LIKE analytics_states) ON COMMIT DELETE ROWS"
-)
-# Emptying the stage as it merges: a transaction may save several times (a rebuild).
-_MERGE_STAGED_STATES = text(
-    f"WITH staged AS (DELETE FROM {_STAGED_STATES} RETURNING *)"  # noqa: S608 - our names
-    f" INSERT INTO analytics_states ({', '.join(_STATE_COLUMNS)})"
-    f" SELECT {', '.join(_STATE_COLUMNS)} FROM staged"
-    " ON CONFLICT (tenant_id, learner, activity_id) DO UPDATE SET "
-    + ", ".join(f"{name} = EXCLUDED.{name}" for name in sorted(_STATE_FIELDS))
-)
 
 
 async def delete_states(session: AsyncSession, tenant_id: int, keys: Collection[Key]) -> None:
@@ -653,17 +629,19 @@ async def add_to_totals(
     """Adds each Activity's changes to its totals; an Activity left without models goes."""
     if not changes:
         return
-    insert = dialect_insert(session, analytics_totals)
-    upsert = insert.on_conflict_do_update(
-        index_elements=["tenant_id", "activity_id"],
-        set_={name: analytics_totals.c[name] + insert.excluded[name] for name in FIELDS},
-    )
-    values = [
-        {"tenant_id": tenant_id, "activity_id": activity, **totals}
+    records = [
+        (tenant_id, activity, *(totals[name] for name in FIELDS))
         for activity, totals in sorted(changes.items())
     ]
-    for chunk in _chunks(values):
-        await session.execute(upsert, chunk)
+    connection = await session.connection()
+    await write_records(
+        connection,
+        analytics_totals,
+        ("tenant_id", "activity_id", *FIELDS),
+        records,
+        key=("tenant_id", "activity_id"),
+        adding=True,
+    )
     if any(totals["learners"] < 0 for totals in changes.values()):
         await session.execute(
             delete(analytics_totals).where(

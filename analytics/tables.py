@@ -82,7 +82,8 @@ analytics_states = Table(
     Column("memory_due", UTCDateTime, nullable=True),
     Column("last_review", UTCDateTime, nullable=True),
     Column("reviews", Integer, nullable=False),
-    Index("ix_analytics_states_activity", "tenant_id", "activity_id"),
+    # With the learner: a key's lookup is exact whichever index the planner takes.
+    Index("ix_analytics_states_activity", "tenant_id", "activity_id", "learner"),
 )
 
 # Mastery (BKT) parameters `lrs analytics fit` learned for a skill; skill "" is the

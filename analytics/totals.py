@@ -4,7 +4,6 @@ reads one row per Activity, not every learner's model."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 
 from analytics.learner import ActivityState
@@ -24,33 +23,40 @@ def tenth(mastery: float) -> int:
     return next((i for i in range(9) if mastery < (i + 1) / 10), 9)
 
 
-def contribution(state: ActivityState) -> Totals:
+def contribution(state: ActivityState) -> tuple[float, ...]:
+    """The model's values of FIELDS, in their order."""
     answered = state.answers > 0
     mastery = state.mastery or 0.0
-    added: Totals = dict.fromkeys(FIELDS, 0)
-    added |= {
-        "learners": 1,
-        "completed": int(state.completed_at is not None),
-        "assessed": int(state.outcome is not None),
-        "passed": int(state.outcome == "passed"),
-        "passed_first": int(state.first_outcome == "passed"),
-        "retakes": max(state.attempts - 1, 0),
-        "seconds": state.seconds,
-        "answers": state.answers,
-    }
+    tenths = [0] * len(TENTHS)
     if answered:
-        added |= {"answered": 1, "mastery_sum": mastery, "mastered": int(mastery >= MASTERED)}
-        added[TENTHS[tenth(mastery)]] = 1
-    return added
+        tenths[tenth(mastery)] = 1
+    return (
+        1,
+        state.completed_at is not None,
+        state.outcome is not None,
+        state.outcome == "passed",
+        state.first_outcome == "passed",
+        max(state.attempts - 1, 0),
+        state.seconds,
+        answered,
+        mastery if answered else 0.0,
+        answered and mastery >= MASTERED,
+        state.answers,
+        *tenths,
+    )
 
 
 def changes(before: Iterable[ActivityState], after: Iterable[ActivityState]) -> dict[str, Totals]:
     """Per Activity, what the models `after` add to the totals less what those `before`
     (the same models, saved earlier) had added."""
-    delta: dict[str, Totals] = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+    delta: dict[str, list[float]] = {}
     for sign, states in ((-1, before), (1, after)):
         for state in states:
-            totals = delta[state.activity_id]
-            for name, value in contribution(state).items():
-                totals[name] += sign * value
-    return {activity: totals for activity, totals in delta.items() if any(totals.values())}
+            totals = delta.setdefault(state.activity_id, [0] * len(FIELDS))
+            for i, value in enumerate(contribution(state)):
+                totals[i] += sign * value
+    return {
+        activity: dict(zip(FIELDS, totals, strict=True))
+        for activity, totals in delta.items()
+        if any(totals)
+    }

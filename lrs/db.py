@@ -252,22 +252,47 @@ async def write_records(
     columns: Sequence[str],
     records: list[Any],
     *,
-    into: str | None = None,
     key: Sequence[str] = (),
+    adding: bool = False,
 ) -> None:
     """Plain rows, the fastest way the driver has: COPY on PostgreSQL (inside the caller's
-    transaction), one executemany of tuples on SQLite. `into`: a PostgreSQL table of the
-    same columns to copy them to instead (a temporary one to merge from). `key`: on SQLite,
-    a row whose key is stored already replaces its columns (PostgreSQL's COPY cannot; a
-    caller merges from `into` there)."""
+    transaction), one executemany of tuples on SQLite. With `key`, a row whose key is
+    stored already replaces its other columns, or with `adding` adds to them; on
+    PostgreSQL, which cannot COPY into an upsert, the rows are copied to a temporary table
+    and merged from it in one statement (no two records may share a key)."""
     if not records:
         return
     dialect = connection.dialect
+    upsert = ""
+    if key:
+        changed = [name for name in columns if name not in key]
+        values = (
+            f"{table.name}.{name} + excluded.{name}" if adding else f"excluded.{name}"
+            for name in changed
+        )
+        updates = ", ".join(
+            f"{name} = {value}" for name, value in zip(changed, values, strict=True)
+        )
+        upsert = f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    listed = ", ".join(columns)
     if dialect.name == "postgresql":
         raw = (await connection.get_raw_connection()).driver_connection
         if raw is None or not raw.is_in_transaction():
             raise RuntimeError("COPY outside a transaction would not roll back with it")
-        await raw.copy_records_to_table(into or table.name, records=records, columns=columns)
+        if not key:
+            await raw.copy_records_to_table(table.name, records=records, columns=columns)
+            return
+        staged = f"{table.name}_staged"
+        await raw.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staged} (LIKE {table.name})"
+            " ON COMMIT DELETE ROWS"
+        )
+        await raw.copy_records_to_table(staged, records=records, columns=columns)
+        # Emptied as it merges: a transaction may write the same table more than once.
+        await raw.execute(
+            f"WITH staged AS (DELETE FROM {staged} RETURNING *)"  # noqa: S608 - our names
+            f" INSERT INTO {table.name} ({listed}) SELECT {listed} FROM staged{upsert}"
+        )
         return
     processors = [table.c[name].type.bind_processor(dialect) for name in columns]
     if any(processors):
@@ -276,8 +301,5 @@ async def write_records(
             for record in records
         ]
     marks = ", ".join("?" * len(columns))
-    insert = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - our names
-    if key:
-        updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name not in key)
-        insert += f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    insert = f"INSERT INTO {table.name} ({listed}) VALUES ({marks}){upsert}"  # noqa: S608 - our names
     await connection.exec_driver_sql(insert, records)

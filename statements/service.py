@@ -89,6 +89,20 @@ def _dumps(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+# Every digit as "0", every other byte as " ": an integer past 64 bits, which orjson would
+# read as a float, shows as a run of 19 zeros or more. (Ten times faster than a regex.)
+_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
+
+
+def _loads(text: str) -> Any:
+    """Stored JSON back: with orjson, several times faster, unless it may hold an integer
+    that only the json module reads exactly."""
+    if _LONG_NUMBER in text.encode().translate(_DIGITS_AS_ZEROS):
+        return json.loads(text)
+    return orjson.loads(text)
+
+
 async def store_statements(
     session: AsyncSession,
     principal: Principal,
@@ -202,8 +216,7 @@ async def stored_statements(
     erased since is missing)."""
     ids = [uuid.UUID(statement_id) for statement_id in statement_ids]
     rows = await store.payloads_with_voided(session, tenant_id, ids)
-    # json, not orjson: orjson reads an integer past 64 bits as a float.
-    return [(json.loads(payload), voided) for payload, voided in rows]
+    return [(_loads(payload), voided) for payload, voided in rows]
 
 
 async def live_statements(
@@ -213,7 +226,7 @@ async def live_statements(
     in pages: what a domain rebuilds its own records from."""
     after: tuple[datetime, int] | None = None
     while rows := await store.live_page(session, tenant_id, after, page):
-        yield [json.loads(row.payload) for row in rows]
+        yield [_loads(row.payload) for row in rows]
         after = rows[-1].stored, rows[-1].seq
 
 
@@ -281,7 +294,7 @@ async def _check_resent(
         del resent[statement_id]
     existing = await store.payloads_by_id(session, tenant_id, resent)
     for statement_id, statement in resent.items():
-        if not statements_equivalent(json.loads(existing[statement_id]), statement):
+        if not statements_equivalent(_loads(existing[statement_id]), statement):
             raise Conflict(
                 f"statement {statement_id} is already stored with different content",
                 "id",
@@ -320,7 +333,7 @@ async def _update_definitions(
         for activity_id, text in known.items():
             if activity_id not in incoming:
                 continue  # defined only by statements that were already stored
-            stored = json.loads(text)
+            stored = _loads(text)
             merged = merge_definition(stored, incoming[activity_id])
             if merged == stored:
                 del incoming[activity_id]  # nothing new: most statements repeat a definition
@@ -437,7 +450,7 @@ async def _render(
     """The statements in the asked format, and the attachment hashes they reference."""
     if query.format == "exact" and not query.attachments:
         return [row.payload for row in rows], set()
-    parsed = [json.loads(row.payload) for row in rows]
+    parsed = [_loads(row.payload) for row in rows]
     hashes = {sha2 for s in parsed for sha2 in _attachment_hashes(s)}
     if query.format == "ids":
         return [_dumps(to_ids(s)) for s in parsed], hashes
@@ -462,7 +475,7 @@ async def _definitions_for(
 ) -> dict[str, dict[str, Any]]:
     ids = {activity["id"] for s in parsed for activity in carried_activities(s)}
     known = await store.definitions_by_id(session, tenant_ids, ids)
-    return {activity_id: json.loads(text) for activity_id, text in known.items()}
+    return {activity_id: _loads(text) for activity_id, text in known.items()}
 
 
 async def get_activity(
@@ -474,7 +487,7 @@ async def get_activity(
     known = await store.definitions_by_id(session, principal.readable, [activity_id])
     activity: dict[str, Any] = {"objectType": "Activity", "id": activity_id}
     if activity_id in known:
-        activity["definition"] = json.loads(known[activity_id])
+        activity["definition"] = _loads(known[activity_id])
     return activity
 
 
@@ -524,7 +537,7 @@ async def erase_agent(
     deleted: list[int] = []
     rewrites: list[tuple[int, int, StatementRow]] = []
     for found in await store.statements_mentioning(session, tenant_ids, agent_key):
-        statement = json.loads(found.payload)
+        statement = _loads(found.payload)
         if delete_as_actor and agent_ifi(statement["actor"]) == agent_key:
             deleted.append(found.seq)
         else:

@@ -143,17 +143,21 @@ class TestPost:
         assert stored["version"] == ("1.0.0" if xapi_version == "1.0.3" else "2.0.0")
 
     async def test_numbers_round_trip_exactly(self, client: httpx.AsyncClient) -> None:
-        """Data 2.2.s2 (JSON): integers past 64 bits, floats and exponents come back as sent."""
+        """Data 2.2.s2 (JSON): integers past 64 bits, floats and exponents come back as sent,
+        as stored and when read back to be rendered (canonical)."""
         extensions = {
             "http://example.com/big": 2**70,
+            "http://example.com/int64-edge": -(2**63) - 1,
+            "http://example.com/uint64": 2**64 - 1,
             "http://example.com/float": 0.1,
             "http://example.com/exp": 1e300,
             "http://example.com/text": "ü\u2028",
         }
         body = with_id(result={"extensions": extensions})
         await post(client, body)
-        stored = (await get_one(client, body["id"])).json()
-        assert stored["result"]["extensions"] == extensions
+        for format in ("exact", "canonical"):
+            stored = (await get_one(client, body["id"], format=format)).json()
+            assert stored["result"]["extensions"] == extensions
 
     async def test_json_error_names_the_field(self, client: httpx.AsyncClient) -> None:
         """Data 2.2.s4: invalid values are a 400 whose body names the property."""
