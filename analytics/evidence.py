@@ -15,7 +15,10 @@ The mapping (the README's "Learning analytics" section says the same for users):
   progress extension (`result.extensions`, 0-100) and `progressed` report how far along it
   is; `passed` / `failed` are its outcome.
 - Time spent: `result.duration`, counted toward the object and each of its parents and
-  groupings.
+  groupings. A statement of a cmi5 session (its context names the session id) counts only
+  when it ends the session, `terminated` (the AU's) or `abandoned` (the LMS's), whose
+  duration is the session's total (cmi5 9.5.4.1, 9.5.4.2); the session's other durations
+  (completed, passed, failed: the time up to them) lie within it.
 - Training evaluation: a statement is a pre-test, post-test, survey (reaction) or
   performance-indicator event when its object's `definition.type`, or the id of one of its
   `context.contextActivities.category` Activities, is one of that phase's markers
@@ -41,6 +44,9 @@ ANSWERED, PASSED, FAILED = ADL_VERBS + "answered", ADL_VERBS + "passed", ADL_VER
 COMPLETED, PROGRESSED = ADL_VERBS + "completed", ADL_VERBS + "progressed"
 RECALL_VERBS = frozenset({ANSWERED, PASSED, FAILED})
 PROGRESS_EXTENSION = "https://w3id.org/xapi/cmi5/result/extensions/progress"
+CMI5_SESSION = "https://w3id.org/xapi/cmi5/context/extensions/sessionid"
+# The statements whose duration is their cmi5 session's total (cmi5 9.5.4).
+SESSION_TOTALS = frozenset({ADL_VERBS + "terminated", "https://w3id.org/xapi/adl/verbs/abandoned"})
 
 Relation = Literal["object", "parent", "grouping"]
 Phase = Literal["pre", "post", "survey", "indicator"]
@@ -178,8 +184,11 @@ def evidence_of(
     progress = result.get("extensions", {}).get(PROGRESS_EXTENSION)
     progress_value = float(progress) if isinstance(progress, int | float) else None
     completed = verb == COMPLETED or result.get("completion") is True
+    context = statement.get("context", {})
     seconds = duration_seconds(result["duration"]) if "duration" in result else None
-    registration = statement.get("context", {}).get("registration")
+    if verb not in SESSION_TOTALS and CMI5_SESSION in context.get("extensions", {}):
+        seconds = None  # within its session, whose last statement reports the total
+    registration = context.get("registration")
     at = parse_timestamp(statement["timestamp"], "timestamp").astimezone(UTC)
     stored = parse_timestamp(statement["stored"], "stored").astimezone(UTC)
     statement_id = uuid.UUID(statement["id"])

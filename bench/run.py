@@ -63,6 +63,7 @@ class Options:
     singles: int
     queries: int
     port: int
+    ingest_only: bool = False  # the two ingests and the models' cost, nothing after
 
 
 @dataclass
@@ -442,6 +443,8 @@ async def bench_backend(backend: str, options: Options, stamp: str) -> dict[str,
             / result["ingest"]["statements_per_second_with_models_current"]
             - 1
         )
+        if options.ingest_only:
+            return result
         await autovacuum_stand_in(engine)
         print(f"[{backend}] single POST / PUT", flush=True)
         result["single"] = await singles(server, corpus, writers, options)
@@ -487,7 +490,11 @@ def table(backend: str, r: dict[str, Any]) -> str:
     def rate(t: dict[str, Any]) -> str:
         return f"{t['count'] / t['seconds']:,.0f} requests/s, {pp(t)}"
 
-    ingest, plain, paging = r["ingest"], r["ingest_without_models"], r["paging"]
+    def markdown(rows: list[tuple[str, str]]) -> str:
+        lines = [f"## {backend}", "| measure | value |", "| --- | --- |"]
+        return "\n".join(lines + [f"| {label} | {value} |" for label, value in rows])
+
+    ingest, plain = r["ingest"], r["ingest_without_models"]
     rows = [
         (
             "batch ingest (100 a batch), learner models off",
@@ -505,6 +512,11 @@ def table(backend: str, r: dict[str, Any]) -> str:
             f"the models add {r['models_cost']:.0%} to ingest time; server CPU "
             f"{ingest['cpu_seconds_per_1000_statements_with_models']:.2f} s per 1,000",
         ),
+    ]
+    if "single" not in r:  # --ingest-only
+        return markdown(rows)
+    paging = r["paging"]
+    rows += [
         (
             "database limit (bulk rows)",
             f"{r['limit']['statements_per_second']:,.0f} statements/s; "
@@ -531,8 +543,7 @@ def table(backend: str, r: dict[str, Any]) -> str:
         ("state GET", rate(r["documents"]["get"])),
         ("peak RSS per worker", f"{r['peak_worker_rss_mb']:.0f} MB"),
     ]
-    lines = [f"## {backend}", "| measure | value |", "| --- | --- |"]
-    return "\n".join(lines + [f"| {label} | {value} |" for label, value in rows])
+    return markdown(rows)
 
 
 def main() -> None:
@@ -545,6 +556,11 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=2_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="only the ingests with the learner models off and on: their cost in minutes",
+    )
     args = parser.parse_args()
     options = Options(
         args.backends.split(","),
@@ -555,6 +571,7 @@ def main() -> None:
         args.singles,
         args.queries,
         args.port,
+        args.ingest_only,
     )
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

@@ -110,10 +110,11 @@ class TestLearnerTrees:
         )
         assert tree[VIDEO]["completed"] is True
         assert tree[POLICY]["statements"] == 0
-        # Each session: launched, initialized, the verb (PT1M), terminated (PT2M).
-        assert (tree[VIDEO]["seconds"], tree[VIDEO]["statements"]) == (180.0, 4)
-        assert (tree[FIRE]["seconds"], tree[FIRE]["statements"]) == (360.0, 8)
-        assert (tree[COURSE]["seconds"], tree[COURSE]["statements"]) == (360.0, 8)
+        # Each session: launched, initialized, the verb (PT1M), terminated (PT2M); only the
+        # session's total counts (cmi5 9.5.4.1: the verb's minute lies within it).
+        assert (tree[VIDEO]["seconds"], tree[VIDEO]["statements"]) == (120.0, 4)
+        assert (tree[FIRE]["seconds"], tree[FIRE]["statements"]) == (240.0, 8)
+        assert (tree[COURSE]["seconds"], tree[COURSE]["statements"]) == (240.0, 8)
         assert tree[COURSE]["first_at"] == tree[VIDEO]["first_at"]
         assert tree[COURSE]["last_at"] == tree[QUIZ]["last_at"]
         assert (tree[FIRE]["parent"], tree[FIRE]["depth"], tree[QUIZ]["depth"]) == (COURSE, 1, 2)
@@ -209,7 +210,7 @@ async def test_summary(reporter: httpx.AsyncClient) -> None:
     assert course["estimate"] == "few observations"
     assert (rows[POLICY]["satisfied"], rows[POLICY]["started"]) == (3, 0)
     assert (rows[QUIZ]["started"], rows[QUIZ]["satisfied"]) == (2, 1)
-    assert rows[VIDEO]["mean_seconds"] == pytest.approx(2 * 180 / 3)
+    assert rows[VIDEO]["mean_seconds"] == pytest.approx(2 * 120 / 3)
 
 
 async def test_the_course_is_required_and_must_exist(

@@ -186,6 +186,25 @@ class TestRelations:
         statement = said("ann", "answered", ITEM, AT, result={"duration": "PT90S"}, parents=(QUIZ,))
         assert [item.seconds for item in stored_evidence(statement, PASS_SCORE)] == [90.0, 90.0]
 
+    @pytest.mark.parametrize(
+        ("verb", "seconds"),
+        [
+            ("http://adlnet.gov/expapi/verbs/terminated", 600.0),
+            ("https://w3id.org/xapi/adl/verbs/abandoned", 600.0),
+            ("http://adlnet.gov/expapi/verbs/completed", None),
+            ("http://adlnet.gov/expapi/verbs/passed", None),
+            ("http://example.com/verbs/watched", None),  # a cmi5 allowed statement
+        ],
+    )
+    def test_a_cmi5_session_counts_its_total_once(self, verb: str, seconds: float | None) -> None:
+        """cmi5 9.5.4.1 / 9.5.4.2: terminated (the AU) and abandoned (the LMS) carry the
+        session's total time; the time up to completed, passed or failed lies within it."""
+        session = {"https://w3id.org/xapi/cmi5/context/extensions/sessionid": "s-1"}
+        statement = said("ann", "completed", ITEM, AT, result={"duration": "PT10M"})
+        statement["verb"]["id"] = verb
+        statement["context"] = {"extensions": session}
+        assert [item.seconds for item in stored_evidence(statement, PASS_SCORE)] == [seconds]
+
 
 class TestDuration:
     @pytest.mark.parametrize(
