@@ -167,6 +167,18 @@ def _related(statement: Mapping[str, Any]) -> dict[str, Relation]:
     return related
 
 
+def _instant(value: str) -> datetime:
+    """A stored statement's timestamp, in UTC. `datetime.fromisoformat` is ten times faster
+    than validation's parser and reads every form that parser accepts alike (the forms only
+    it accepts, validation refused: they are never stored); what it cannot read goes to
+    that parser."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return parse_timestamp(value, "timestamp").astimezone(UTC)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def evidence_of(
     statement: Mapping[str, Any], pass_score: float, markers: Markers | None = None
 ) -> list[Evidence]:
@@ -189,8 +201,7 @@ def evidence_of(
     if verb not in SESSION_TOTALS and CMI5_SESSION in context.get("extensions", {}):
         seconds = None  # within its session, whose last statement reports the total
     registration = context.get("registration")
-    at = parse_timestamp(statement["timestamp"], "timestamp").astimezone(UTC)
-    stored = parse_timestamp(statement["stored"], "stored").astimezone(UTC)
+    at, stored = _instant(statement["timestamp"]), _instant(statement["stored"])
     statement_id = uuid.UUID(statement["id"])
     phase = markers.phase_of(statement) if markers else None
     raw = result.get("score", {}).get("raw")

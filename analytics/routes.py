@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -94,22 +95,26 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
+_BACKLOG_HEADERS = {"pending": "LRS-Pending", "set_aside": "LRS-Set-Aside"}
+
+
 def _answer(request: Request, table: views.Table, csv_format: bool) -> Response:
     more = None
     if table.next_after is not None:
         params = dict(request.query_params) | {"after": _encode(table.next_after)}
         more = f"{request.url.path}?{urlencode(params)}"
-    set_aside = {"set_aside": request.state.set_aside} if request.state.set_aside else {}
+    # What the models did not hold when the view was read, said only when there is some.
+    backlog = {name: n for name, n in asdict(request.state.backlog).items() if n}
     if not csv_format:
-        return JSONResponse({"rows": table.rows, "more": more, **table.meta, **set_aside})
+        return JSONResponse({"rows": table.rows, "more": more, **table.meta, **backlog})
     text = io.StringIO()
     writer = csv.DictWriter(text, table.columns, lineterminator="\n")
     writer.writeheader()
     for row in table.rows:
         writer.writerow({name: _csv_value(value) for name, value in row.items()})
     headers = {"Link": f'<{more}>; rel="next"'} if more else {}
-    if set_aside:
-        headers["LRS-Set-Aside"] = str(set_aside["set_aside"])
+    for name, count in backlog.items():
+        headers[_BACKLOG_HEADERS[name]] = str(count)
     return Response(text.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
@@ -118,11 +123,16 @@ async def _scope(
 ) -> tuple[ViewRequest, ModelFilter, dict[int, str]]:
     wanted = _parse(request, allowed)
     scope, names = await view_scope(session, principal, wanted)
-    # Statements stored before the view was asked count in it, queued or not.
-    app = request.app
-    await app.state.analytics.drain(app.state.sessionmaker, scope.tenant_ids, wait=True)
-    # Except entries set aside after their fold raised: the answer says how many.
-    request.state.set_aside = await app.state.analytics.set_aside(session, scope.tenant_ids)
+    # Statements stored before the view was asked count in it, queued or not, unless folding
+    # them takes longer than the view's budget or raised: the answer says how many do not.
+    analytics = request.app.state.analytics
+    await analytics.drain(
+        request.app.state.sessionmaker,
+        scope.tenant_ids,
+        wait=True,
+        seconds=analytics.view_fold_seconds,
+    )
+    request.state.backlog = await analytics.backlog(session, scope.tenant_ids)
     return wanted, scope, names
 
 

@@ -54,10 +54,13 @@ class Analytics:
     they fold. So a model update never lengthens a write or holds its locks, a statement
     is folded exactly once, and one stored is never lost."""
 
-    def __init__(self, pass_score: float, poll_seconds: float, markers: Markers) -> None:
+    def __init__(
+        self, pass_score: float, poll_seconds: float, markers: Markers, view_fold_seconds: float
+    ) -> None:
         self.pass_score = pass_score
         self.poll_seconds = poll_seconds
         self.markers = markers
+        self.view_fold_seconds = view_fold_seconds
 
     @classmethod
     def configured(cls, settings: Settings) -> Analytics:
@@ -67,7 +70,12 @@ class Analytics:
             survey=frozenset(settings.analytics_survey_markers),
             indicator=frozenset(settings.analytics_indicator_markers),
         )
-        return cls(settings.analytics_pass_score, settings.analytics_poll_seconds, markers)
+        return cls(
+            settings.analytics_pass_score,
+            settings.analytics_poll_seconds,
+            markers,
+            settings.analytics_view_fold_seconds,
+        )
 
     def install(self, statement_hooks: StatementHooks) -> None:
         statement_hooks.after_store.append(self.after_store)
@@ -110,11 +118,13 @@ class Analytics:
         tenant_ids: Sequence[int] | None = None,
         *,
         wait: bool = False,
+        seconds: float | None = None,
     ) -> int:
         """Folds the statements queued for `tenant_ids` (all when None) by the time of the
         call into their models, a round per transaction; returns how many were read.
         Without `wait` a tenant another writer holds is left to it; with it (a view, which
         answers for every statement stored before it was asked) this waits its turn.
+        `seconds`: no round begins after that long (a view's budget).
 
         On SQLite a fold holds the database's one write lock, which statement writes wait
         for: there a round is one entry, and without `wait` (the background) the drain then
@@ -123,8 +133,11 @@ class Analytics:
             queued = await store.queued_tenants(session, tenant_ids)
             one_writer = session.get_bind().dialect.name == "sqlite"
         done = 0
+        begun = time.monotonic()
         for tenant_id, newest in sorted(queued.items()):
             while True:
+                if seconds is not None and time.monotonic() - begun >= seconds:
+                    return done
                 set_aside = False
                 started = time.monotonic()
                 try:
@@ -145,9 +158,10 @@ class Analytics:
                     await asyncio.sleep(time.monotonic() - started)
         return done
 
-    async def set_aside(self, session: AsyncSession, tenant_ids: Sequence[int]) -> int:
-        """How many of these tenants' queue entries were set aside (`_fold_one_by_one`)."""
-        return await store.set_aside_count(session, tenant_ids)
+    async def backlog(self, session: AsyncSession, tenant_ids: Sequence[int]) -> store.Backlog:
+        """What of these tenants' queue the models do not hold: statements still queued,
+        entries set aside (`_fold_one_by_one`)."""
+        return await store.backlog(session, tenant_ids)
 
     async def _fold_one_by_one(
         self, sessionmaker: async_sessionmaker[AsyncSession], tenant_id: int, newest: int

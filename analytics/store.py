@@ -139,11 +139,23 @@ async def set_aside(session: AsyncSession, entry_id: int, error: str, now: datet
     )
 
 
-async def set_aside_count(session: AsyncSession, tenant_ids: Sequence[int]) -> int:
-    """Statements' queue entries of these tenants set aside, waiting for a rebuild."""
+@dataclass(frozen=True)
+class Backlog:
+    pending: int  # statements queued, not folded yet
+    set_aside: int  # queue entries set aside, waiting for a rebuild
+
+
+async def backlog(session: AsyncSession, tenant_ids: Sequence[int]) -> Backlog:
     c = analytics_queue.c
-    query = select(func.count()).where(c.tenant_id.in_(tenant_ids), c.failed_at.is_not(None))
-    return int(await session.scalar(query) or 0)
+    ids: Any = c.statement_ids
+    if session.get_bind().dialect.name == "postgresql":
+        ids = cast(ids, postgresql.JSON)
+    query = select(
+        func.sum(case((c.failed_at.is_(None), func.json_array_length(ids)), else_=0)),
+        func.count(c.failed_at),
+    ).where(c.tenant_id.in_(tenant_ids))
+    pending, set_aside = (await session.execute(query)).one()
+    return Backlog(int(pending or 0), int(set_aside))
 
 
 async def with_evidence(

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # How often each worker looks for queued statements to fold into the learner models
     # when the queue was empty (a view folds what is queued for its tenants itself).
     analytics_poll_seconds: float = Field(default=0.25, gt=0)
+    # How long a view folds what is queued for its tenants before it answers; what is still
+    # queued then, it answers without and counts (`"pending"`). Below the request deadline.
+    analytics_view_fold_seconds: float = Field(default=10.0, ge=0)
     cors_origins: list[str] = ["*"]
     # The version an answer names when its request named none: /about, and the 400 for a
     # missing or unknown X-Experience-API-Version.

@@ -118,6 +118,24 @@ class TestWrite:
         assert len(response.json()["rows"]) == 3  # item, quiz, course
         assert await queued(app) == 0
 
+    async def test_a_view_past_its_fold_budget_says_what_it_does_not_hold(
+        self, app: FastAPI, reporter: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A view folds what is queued for at most LRS_ANALYTICS_VIEW_FOLD_SECONDS (a long
+        backlog would outlast the request's deadline); it answers without what is still
+        queued then and says how many statements that is, rather than show it as complete."""
+        await post(reporter, worked_example("amy"))
+        monkeypatch.setattr(app.state.analytics, "view_fold_seconds", 0.0)
+        found = (await reporter.get("/analytics/progress")).json()
+        assert (found["rows"], found["pending"]) == ([], 5)
+        as_csv = await reporter.get("/analytics/progress", params={"format": "csv"})
+        assert as_csv.headers["LRS-Pending"] == "5"
+        monkeypatch.undo()
+        again = (await reporter.get("/analytics/progress")).json()
+        assert "pending" not in again
+        assert len(again["rows"]) == 3
+        assert await queued(app) == 0
+
 
 class TestExactlyOnce:
     async def test_a_statement_queued_again_is_not_folded_twice(
@@ -309,7 +327,7 @@ class TestInBetween:
         with pytest.raises(OperationalError):
             await fold(app)
         async with app.state.sessionmaker() as session:
-            assert await analytics.set_aside(session, [await queued_tenant(app)]) == 0
+            assert (await analytics.backlog(session, [await queued_tenant(app)])).set_aside == 0
         monkeypatch.undo()
         assert await fold(app) == 5
         assert await queued(app) == 0

@@ -14,6 +14,7 @@ from fsrs import Card, Rating, State
 
 from analytics import bkt, memory
 from analytics.evidence import Evidence, duration_seconds, evidence_of
+from statements.validation import parse_timestamp
 from tests.analytics.conftest import ADL, COURSE, ITEM, QUIZ, answer, key_of, said, voiding
 
 AT = "2026-03-02T09:00:00Z"
@@ -185,6 +186,28 @@ class TestRelations:
     def test_time_spent_counts_toward_every_relation(self) -> None:
         statement = said("ann", "answered", ITEM, AT, result={"duration": "PT90S"}, parents=(QUIZ,))
         assert [item.seconds for item in stored_evidence(statement, PASS_SCORE)] == [90.0, 90.0]
+
+    @pytest.mark.parametrize(
+        "timestamp",
+        [
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:00:00.123456789+05:30",  # past microseconds: cut, not rounded
+            "20260101T000000Z",
+            "2026-01-01T00:00:00,5Z",
+            "2026-01-01T00:00Z",
+            "2026-01-01T00:00:00",  # no zone: UTC (Data 4.5.s1.b4)
+            "2026-01-01T00:00:00+0530",
+            "2026-01-01T00:00:00+05",
+            "2026-01-01T00:00:00.1z",
+            "2026-01-01t00:00:00Z",
+            "2026-01-01T00:00:00.5-08:00",
+        ],
+    )
+    def test_the_moment_is_the_one_validation_reads(self, timestamp: str) -> None:
+        """Data 4.5: evidence is placed at the instant statement validation reads."""
+        (evidence,) = stored_evidence(said("ann", "experienced", ITEM, timestamp))
+        assert evidence.at == parse_timestamp(timestamp, "timestamp").astimezone(UTC)
+        assert evidence.at.utcoffset() == timedelta(0)
 
     @pytest.mark.parametrize(
         ("verb", "seconds"),
