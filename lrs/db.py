@@ -85,10 +85,14 @@ def create_engine(database_url: str, statement_timeout: float = 0) -> AsyncEngin
     # small, left a sequential scan of it as it grew, until the next ANALYZE.
     # No pre-ping: it costs three round trips per request. A connection the server dropped
     # fails its request once (503, see lrs.app) and the pool replaces it.
+    # Last in, first out: under light load the same few connections serve, warm. Taken in
+    # turn, every connection a busy spell opened met each query shape cold (its first plan
+    # over the statement partitions: 100-250 ms at 1M statements, against 10-20 ms).
     return create_async_engine(
         database_url,
         pool_size=10,
         max_overflow=10,
+        pool_use_lifo=True,
         hide_parameters=True,
         connect_args={
             "server_settings": {
