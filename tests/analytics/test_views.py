@@ -19,7 +19,13 @@ from fastapi import FastAPI
 from sqlalchemy import delete, select
 
 from analytics import bkt
-from analytics.tables import analytics_evidence, analytics_parameters, analytics_states
+from analytics.service import Analytics
+from analytics.tables import (
+    analytics_evidence,
+    analytics_parameters,
+    analytics_queue,
+    analytics_states,
+)
 from auth.models import Role, Scope
 from lrs import cli
 from lrs.app import create_app
@@ -767,9 +773,19 @@ class TestRetentionCurve:
 # --- the lrs command -------------------------------------------------------------------------
 
 
-async def store_statements(database_url: str, tenants: dict[str, list[dict[str, Any]]]) -> None:
+def _app(database_url: str, queued: bool) -> FastAPI:
+    """`queued`: the background fold all but off (an hour between looks)."""
+    settings = Settings(environment="test", database_url=database_url, admin_key=None)
+    if queued:
+        settings = settings.model_copy(update={"analytics_poll_seconds": 3600})
+    return create_app(settings)
+
+
+async def store_statements(
+    database_url: str, tenants: dict[str, list[dict[str, Any]]], *, queued: bool = False
+) -> None:
     """Statements stored through the app into each tenant (made if new)."""
-    app = create_app(Settings(environment="test", database_url=database_url, admin_key=None))
+    app = _app(database_url, queued)
     async with app.router.lifespan_context(app):
         for tenant, statements in tenants.items():
             authorization, _ = await make_credential(app, [Scope.ALL], tenant)
@@ -777,9 +793,11 @@ async def store_statements(database_url: str, tenants: dict[str, list[dict[str, 
                 await post(client, statements)
 
 
-async def in_database(database_url: str, work: Callable[[FastAPI], Awaitable[T]]) -> T:
+async def in_database(
+    database_url: str, work: Callable[[FastAPI], Awaitable[T]], *, queued: bool = False
+) -> T:
     """What `work` finds or does in the database, through a started app."""
-    app = create_app(Settings(environment="test", database_url=database_url, admin_key=None))
+    app = _app(database_url, queued)
     async with app.router.lifespan_context(app):
         return await work(app)
 
@@ -840,6 +858,43 @@ class TestCommand:
 
         with pytest.raises(SystemExit, match="no tenant named 'nowhere'"):
             cli.main(["analytics", "rebuild", "--tenant", "nowhere"])
+
+    def test_fit_sets_aside_a_queued_batch_whose_fold_raises(
+        self,
+        cli_database: str,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A batch still queued whose fold raises (a bug, injected) is set aside as the
+        server would, and the fit learns from the rest instead of failing."""
+        cli.main(["migrate"])
+        capsys.readouterr()
+        broken = [said("dan", "answered", "https://example.com/broken", "2026-03-01T09:00:00Z")]
+        batches = [corpus(("ann", "ben", "cat")), broken]
+        asyncio.run(store_statements(cli_database, {"works": batches[0]}, queued=True))
+        asyncio.run(store_statements(cli_database, {"works": batches[1]}, queued=True))
+        evidence_of_batch = Analytics.evidence
+
+        def buggy(analytics: Analytics, batch: Any) -> Any:
+            batch = list(batch)
+            if any(
+                statement["object"]["id"] == "https://example.com/broken" for statement in batch
+            ):
+                raise ValueError("a bug")
+            return evidence_of_batch(analytics, batch)
+
+        monkeypatch.setattr(Analytics, "evidence", buggy)
+        cli.main(["analytics", "fit", "--tenant", "works"])
+        fitted = json.loads(capsys.readouterr().out)["works"]["(tenant default)"]
+        assert (fitted["sequences"], fitted["answers"]) == (6, 15)  # the three learners only
+
+        async def set_aside(app: FastAPI) -> list[str | None]:
+            async with create_sessionmaker(app.state.engine)() as session:
+                return list(await session.scalars(select(analytics_queue.c.error)))
+
+        assert asyncio.run(in_database(cli_database, set_aside, queued=True)) == [
+            "ValueError('a bug')"
+        ]
 
     def test_fit_learns_the_parameters_and_refolds(
         self, cli_database: str, capsys: pytest.CaptureFixture[str]
