@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from cmi5 import rules as cmi5
 from statements.indexing import is_voiding
 from statements.validation import agent_ifi, parse_timestamp
 
@@ -43,10 +44,8 @@ ADL_VERBS = "http://adlnet.gov/expapi/verbs/"
 ANSWERED, PASSED, FAILED = ADL_VERBS + "answered", ADL_VERBS + "passed", ADL_VERBS + "failed"
 COMPLETED, PROGRESSED = ADL_VERBS + "completed", ADL_VERBS + "progressed"
 RECALL_VERBS = frozenset({ANSWERED, PASSED, FAILED})
-PROGRESS_EXTENSION = "https://w3id.org/xapi/cmi5/result/extensions/progress"
-CMI5_SESSION = "https://w3id.org/xapi/cmi5/context/extensions/sessionid"
 # The statements whose duration is their cmi5 session's total (cmi5 9.5.4).
-SESSION_TOTALS = frozenset({ADL_VERBS + "terminated", "https://w3id.org/xapi/adl/verbs/abandoned"})
+SESSION_TOTALS = frozenset({cmi5.VERBS["terminated"], cmi5.VERBS["abandoned"]})
 
 Relation = Literal["object", "parent", "grouping"]
 Phase = Literal["pre", "post", "survey", "indicator"]
@@ -193,12 +192,12 @@ def evidence_of(
     result = statement.get("result", {})
     scaled = scaled_score(result)
     correct = _outcome(verb, result, scaled, pass_score)
-    progress = result.get("extensions", {}).get(PROGRESS_EXTENSION)
+    progress = result.get("extensions", {}).get(cmi5.PROGRESS)
     progress_value = float(progress) if isinstance(progress, int | float) else None
     completed = verb == COMPLETED or result.get("completion") is True
     context = statement.get("context", {})
     seconds = duration_seconds(result["duration"]) if "duration" in result else None
-    if verb not in SESSION_TOTALS and CMI5_SESSION in context.get("extensions", {}):
+    if verb not in SESSION_TOTALS and cmi5.SESSION_ID in context.get("extensions", {}):
         seconds = None  # within its session, whose last statement reports the total
     registration = context.get("registration")
     at, stored = _instant(statement["timestamp"]), _instant(statement["stored"])

@@ -318,10 +318,9 @@ class Analytics:
     async def fit(self, session: AsyncSession, tenant_id: int) -> dict[str, bkt.Fit]:
         """Mastery parameters by EM from the tenant's answers: for each skill with at least
         MIN_FIT_ANSWERS, and ("") for all skills together; then every model is refolded with
-        them. Returns the fits."""
+        them. Returns the fits. It learns from the answers folded in: the caller drains the
+        tenant's queue first (`drain`, which sets aside a batch whose fold raises)."""
         await store.lock_tenant(session, tenant_id, wait=True)
-        while await self._fold_queued(session, tenant_id):
-            pass  # every stored answer counts
         answers: dict[Key, list[Evidence]] = defaultdict(list)
         async for page in store.evidence_in_order(session, tenant_id):
             for item in page:

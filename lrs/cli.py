@@ -284,8 +284,7 @@ def _analytics_fit(args: argparse.Namespace) -> None:
         analytics = Analytics.configured(settings)
         done = {}
         tenants = await _tenants_for(session, args.tenant)
-        # What is queued is folded first as the server folds it, so that a batch whose fold
-        # raises is set aside (and logged) instead of failing the fit.
+        # Every answer stored counts: what is queued is folded first, as the server folds it.
         await session.commit()
         sessionmaker = create_sessionmaker(cast(AsyncEngine, session.bind))  # _administer's
         await analytics.drain(sessionmaker, [t.id for t in tenants], wait=True)
