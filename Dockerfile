@@ -7,6 +7,7 @@ COPY statements statements
 COPY documents documents
 COPY auth auth
 COPY tenancy tenancy
+COPY cmi5 cmi5
 COPY analytics analytics
 COPY migrations migrations
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
