@@ -62,10 +62,13 @@ class ActivityState:
 
 
 def fold(
-    state: ActivityState | None, evidence: Iterable[Evidence], parameters: bkt.Parameters
+    state: ActivityState | None,
+    evidence: Iterable[Evidence],
+    parameters: bkt.Parameters,
+    forgetting: memory.Forgetting,
 ) -> ActivityState:
     """`state` (None: nothing yet) after `evidence`, which must be in `Evidence.order` and
-    later than anything in `state`."""
+    later than anything in `state`; mastery with `parameters`, memory on `forgetting`."""
     current = copy.copy(state)
     item = None
     for item in evidence:
@@ -74,7 +77,7 @@ def fold(
         current.statements += 1
         current.seconds += item.seconds or 0.0
         if item.relation == "object":
-            _object_evidence(current, item)
+            _object_evidence(current, item, forgetting)
         if item.correct is not None and item.relation != "grouping":
             current.answers += 1
             current.correct += item.correct
@@ -85,7 +88,7 @@ def fold(
     return current
 
 
-def _object_evidence(state: ActivityState, item: Evidence) -> None:
+def _object_evidence(state: ActivityState, item: Evidence, forgetting: memory.Forgetting) -> None:
     if item.completed and state.completed_at is None:
         state.completed_at = item.at
     if item.progress is not None:
@@ -98,4 +101,4 @@ def _object_evidence(state: ActivityState, item: Evidence) -> None:
         best = state.best_score
         state.best_score = item.scaled if best is None else max(best, item.scaled)
     if item.correct is not None:
-        state.memory = memory.review(state.memory, item.correct, item.scaled, item.at)
+        state.memory = forgetting.review(state.memory, item.correct, item.scaled, item.at)

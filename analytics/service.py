@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from analytics import bkt, store, totals
+from analytics import bkt, memory, store, totals
 from analytics.evidence import Evidence, Markers, evidence_of
 from analytics.learner import ActivityState, fold
 from analytics.store import Cursor, Key, ModelFilter
@@ -252,6 +252,7 @@ class Analytics:
         keys = set(new) | retracted
         saved = await store.states_of(session, tenant_id, keys)
         parameters = await store.parameters(session, tenant_id)
+        forgetting = (await store.forgetting(session, [tenant_id]))[tenant_id]
         states: list[ActivityState] = []
         refold: set[Key] = set(retracted)
         for key, arrived in new.items():
@@ -259,11 +260,12 @@ class Analytics:
             if key in refold or (state is not None and arrived[0].order <= state.order):
                 refold.add(key)  # late evidence: the fold's order is time, not arrival
             else:
-                states.append(fold(state, arrived, bkt.for_skill(parameters, key[1])))
+                states.append(fold(state, arrived, bkt.for_skill(parameters, key[1]), forgetting))
         if refold:
             for key, evidence in (await store.evidence_for(session, tenant_id, refold)).items():
                 if evidence:
-                    states.append(fold(None, evidence, bkt.for_skill(parameters, key[1])))
+                    skill = bkt.for_skill(parameters, key[1])
+                    states.append(fold(None, evidence, skill, forgetting))
         await store.save_states(session, tenant_id, states)
         emptied = keys - {(state.learner, state.activity_id) for state in states}
         if emptied:
@@ -287,6 +289,7 @@ class Analytics:
 
     async def _refold_all(self, session: AsyncSession, tenant_id: int) -> int:
         parameters = await store.parameters(session, tenant_id)
+        forgetting = (await store.forgetting(session, [tenant_id]))[tenant_id]
         models = 0
         pending: list[Evidence] = []  # one model's evidence; it may span pages
         folded: list[ActivityState] = []  # saved a page at a time
@@ -296,7 +299,7 @@ class Analytics:
             if pending:
                 pending.sort(key=lambda item: item.order)
                 skill = pending[0].activity_id
-                folded.append(fold(None, pending, bkt.for_skill(parameters, skill)))
+                folded.append(fold(None, pending, bkt.for_skill(parameters, skill), forgetting))
                 models += 1
                 pending.clear()
 
@@ -315,11 +318,13 @@ class Analytics:
         await store.recount_totals(session, [tenant_id])
         return models
 
-    async def fit(self, session: AsyncSession, tenant_id: int) -> dict[str, bkt.Fit]:
+    async def fit(self, session: AsyncSession, tenant_id: int) -> Fitted:
         """Mastery parameters by EM from the tenant's answers: for each skill with at least
-        MIN_FIT_ANSWERS, and ("") for all skills together; then every model is refolded with
-        them. Returns the fits. It learns from the answers folded in: the caller drains the
-        tenant's queue first (`drain`, which sets aside a batch whose fold raises)."""
+        MIN_FIT_ANSWERS, and ("") for all skills together; the forgetting curve's FSRS
+        parameters from its recall events on items, where they beat the defaults on held-out
+        reviews (`memory.fit`); then every model is refolded with them. It learns from the
+        answers folded in: the caller drains the tenant's queue first (`drain`, which sets
+        aside a batch whose fold raises)."""
         await store.lock_tenant(session, tenant_id, wait=True)
         answers: dict[Key, list[Evidence]] = defaultdict(list)
         async for page in store.evidence_in_order(session, tenant_id):
@@ -327,9 +332,17 @@ class Analytics:
                 if item.correct is not None and item.relation != "grouping":
                     answers[item.learner, item.activity_id].append(item)
         sequences: dict[str, list[list[bool]]] = defaultdict(list)
+        reviews: list[memory.History] = []  # what the memory folds: recall of the object
         for (_, skill), items in answers.items():
             items.sort(key=lambda item: item.order)
             sequences[skill].append([bool(item.correct) for item in items])
+            recalled = [
+                (item.at, bool(item.correct), item.scaled)
+                for item in items
+                if item.relation == "object"
+            ]
+            if recalled:
+                reviews.append(recalled)
         everything = [sequence for skill in sequences.values() for sequence in skill]
         fits: dict[str, bkt.Fit] = {}
         if everything:
@@ -337,9 +350,18 @@ class Analytics:
         for skill, skill_sequences in sequences.items():
             if sum(map(len, skill_sequences)) >= MIN_FIT_ANSWERS:
                 fits[skill] = bkt.fit(skill_sequences, start=fits[""].parameters)
-        await store.replace_parameters(session, tenant_id, fits, datetime.now(UTC))
+        forgetting = memory.fit(reviews)
+        now = datetime.now(UTC)
+        await store.replace_parameters(session, tenant_id, fits, now)
+        await store.replace_forgetting(session, tenant_id, forgetting, now)
         await self._refold_all(session, tenant_id)
-        return fits
+        return Fitted(fits, forgetting)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    mastery: dict[str, bkt.Fit]  # by skill; "": the tenant's default
+    forgetting: memory.Fit
 
 
 @dataclass(frozen=True)

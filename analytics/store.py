@@ -34,12 +34,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics import bkt
+from analytics import bkt, memory
 from analytics.evidence import Evidence
 from analytics.learner import ActivityState, completion
-from analytics.memory import Memory
 from analytics.tables import (
     analytics_evidence,
+    analytics_memory_parameters,
     analytics_parameters,
     analytics_queue,
     analytics_states,
@@ -283,9 +283,9 @@ async def evidence_in_order(
 
 
 def _state(row: Row[Any]) -> ActivityState:
-    memory = None
+    remembered = None
     if row.memory_state is not None:
-        memory = Memory(
+        remembered = memory.Memory(
             state=row.memory_state,
             step=row.memory_step,
             stability=row.stability,
@@ -311,12 +311,12 @@ def _state(row: Row[Any]) -> ActivityState:
         answers=row.answers,
         correct=row.correct,
         mastery=row.mastery,
-        memory=memory,
+        memory=remembered,
     )
 
 
 def _values(tenant_id: int, state: ActivityState) -> dict[str, Any]:
-    memory = state.memory
+    remembered = state.memory
     return {
         "tenant_id": tenant_id,
         "learner": state.learner,
@@ -335,13 +335,13 @@ def _values(tenant_id: int, state: ActivityState) -> dict[str, Any]:
         "answers": state.answers,
         "correct": state.correct,
         "mastery": state.mastery,
-        "memory_state": memory.state if memory else None,
-        "memory_step": memory.step if memory else None,
-        "stability": memory.stability if memory else None,
-        "difficulty": memory.difficulty if memory else None,
-        "memory_due": memory.due if memory else None,
-        "last_review": memory.last_review if memory else None,
-        "reviews": memory.reviews if memory else 0,
+        "memory_state": remembered.state if remembered else None,
+        "memory_step": remembered.step if remembered else None,
+        "stability": remembered.stability if remembered else None,
+        "difficulty": remembered.difficulty if remembered else None,
+        "memory_due": remembered.due if remembered else None,
+        "last_review": remembered.last_review if remembered else None,
+        "reviews": remembered.reviews if remembered else 0,
     }
 
 
@@ -454,6 +454,39 @@ async def replace_parameters(
         )
 
 
+async def forgetting(
+    session: AsyncSession, tenant_ids: Sequence[int]
+) -> dict[int, memory.Forgetting]:
+    """Each tenant's forgetting curve: its fitted FSRS parameters, else the defaults."""
+    c = analytics_memory_parameters.c
+    rows = await session.execute(
+        select(c.tenant_id, c.parameters).where(c.tenant_id.in_(tenant_ids))
+    )
+    fitted = {row.tenant_id: memory.Forgetting(orjson.loads(row.parameters)) for row in rows}
+    return {tenant_id: fitted.get(tenant_id, memory.DEFAULT) for tenant_id in tenant_ids}
+
+
+async def replace_forgetting(
+    session: AsyncSession, tenant_id: int, fit: memory.Fit, fitted_at: datetime
+) -> None:
+    """The fit's parameters become the tenant's; a fit that kept the defaults removes any
+    the tenant had (its newer reviews no longer bear them out)."""
+    table = analytics_memory_parameters
+    await session.execute(delete(table).where(table.c.tenant_id == tenant_id))
+    if fit.parameters is not None:
+        await session.execute(
+            table.insert().values(
+                tenant_id=tenant_id,
+                parameters=orjson.dumps(fit.parameters).decode(),
+                reviews=fit.reviews,
+                held_out=fit.held_out,
+                log_loss=fit.log_loss,
+                default_log_loss=fit.default_log_loss,
+                fitted_at=fitted_at,
+            )
+        )
+
+
 @dataclass(frozen=True)
 class ModelFilter:
     """Which models a view reads: the reader's tenants (or a subtree of them), optionally one
@@ -532,12 +565,12 @@ async def states_page(
     limit: int,
     answered: bool = False,
     remembered: bool = False,
-    due: tuple[datetime, float] | None = None,
+    due: tuple[datetime, Mapping[int, float]] | None = None,
 ) -> Page:
     """Models in (tenant, learner, activity) order after `after`. `answered`: only those with
     recall events; `remembered`: only those with a memory (recall events on the object);
-    `due` (at, days per unit of stability): only memories whose recall has fallen to the
-    target by then (elapsed days >= stability * factor)."""
+    `due` (at, each tenant's days per unit of stability): only memories whose recall has
+    fallen to the target by then (elapsed days >= stability * factor)."""
     c = analytics_states.c
     query = select(analytics_states).where(*_where(scope))
     if answered:
@@ -546,7 +579,10 @@ async def states_page(
         query = query.where(c.stability.is_not(None))
     if due is not None:
         at, per_stability = due
-        query = query.where(_days_since(session, c.last_review, at) >= c.stability * per_stability)
+        factor: Any = next(iter(per_stability.values()))
+        if len(set(per_stability.values())) > 1:  # tenants with curves of their own
+            factor = case(per_stability, value=c.tenant_id)
+        query = query.where(_days_since(session, c.last_review, at) >= c.stability * factor)
     if after is not None:
         query = query.where(tuple_(c.tenant_id, c.learner, c.activity_id) > tuple_(*after))
     query = query.order_by(c.tenant_id, c.learner, c.activity_id).limit(limit)
@@ -555,21 +591,27 @@ async def states_page(
 
 async def memory_ages(
     session: AsyncSession, scope: ModelFilter, at: datetime
-) -> tuple[list[float], list[float]]:
-    """Days since the last review at `at`, and stability, of every memory in scope (two
-    columns, in the same order)."""
+) -> tuple[list[int], list[float], list[float]]:
+    """The tenant, days since the last review at `at`, and stability of every memory in
+    scope (three columns, in the same order)."""
     c = analytics_states.c
     days = _days_since(session, c.last_review, at)
     chosen = (*_where(scope), c.stability.is_not(None))
     if session.get_bind().dialect.name == "postgresql":
         # Two arrays in one row: a cohort's 100,000s of memories without a row object each.
-        query = select(func.array_agg(cast(days, Float)), func.array_agg(c.stability)).where(
-            *chosen
-        )
-        ages, stabilities = (await session.execute(query)).one()
-        return list(ages or []), list(stabilities or [])
-    rows = (await session.execute(select(days, c.stability).where(*chosen))).all()
-    return [float(row[0]) for row in rows], [float(row[1]) for row in rows]
+        query = select(
+            func.array_agg(c.tenant_id),
+            func.array_agg(cast(days, Float)),
+            func.array_agg(c.stability),
+        ).where(*chosen)
+        tenants, ages, stabilities = (await session.execute(query)).one()
+        return list(tenants or []), list(ages or []), list(stabilities or [])
+    rows = (await session.execute(select(c.tenant_id, days, c.stability).where(*chosen))).all()
+    return (
+        [row[0] for row in rows],
+        [float(row[1]) for row in rows],
+        [float(row[2]) for row in rows],
+    )
 
 
 async def evaluation_evidence(session: AsyncSession, scope: ModelFilter) -> list[Row[Any]]:

@@ -102,6 +102,20 @@ analytics_parameters = Table(
     Column("fitted_at", UTCDateTime, nullable=False),
 )
 
+# The forgetting curve's FSRS parameters `lrs analytics fit` learned for a tenant (kept only
+# when they predicted its held-out reviews better than the defaults; no row: the defaults).
+analytics_memory_parameters = Table(
+    "analytics_memory_parameters",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("parameters", Text, nullable=False),  # FSRS's 21 weights, a JSON array
+    Column("reviews", Integer, nullable=False),
+    Column("held_out", Integer, nullable=False),
+    Column("log_loss", Float, nullable=False),
+    Column("default_log_loss", Float, nullable=False),
+    Column("fitted_at", UTCDateTime, nullable=False),
+)
+
 # The cohort totals of each tenant's Activities (analytics.totals): sums over its models.
 analytics_totals = Table(
     "analytics_totals",

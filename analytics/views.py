@@ -347,6 +347,7 @@ MEMORY_COLUMNS = (
 
 def _memory_row(
     tenant: str,
+    forgetting: memory.Forgetting,
     state: ActivityState,
     at: datetime,
     retention: float,
@@ -354,12 +355,12 @@ def _memory_row(
 ) -> dict[str, Any]:
     remembered = state.memory
     assert remembered is not None
-    next_review = memory.next_review(remembered, retention)
+    next_review = forgetting.next_review(remembered, retention)
     return {
         "tenant": tenant,
         "learner": state.learner,
         "item": state.activity_id,
-        "retrievability": memory.retrievability(remembered, at),
+        "retrievability": forgetting.retrievability(remembered, at),
         "stability": remembered.stability,
         "difficulty": remembered.difficulty,
         "reviews": remembered.reviews,
@@ -383,8 +384,13 @@ async def memories(
     due_only: bool,
 ) -> Table:
     """Each item's forgetting curve read at `at`; `due_only`: just the items whose recall
-    has fallen to `retention` by then, the review list."""
-    per_stability = memory.days_per_stability(retention)
+    has fallen to `retention` by then, the review list. Each tenant's own curve reads its
+    memories (`lrs analytics fit`)."""
+    curves = await store.forgetting(session, scope.tenant_ids)
+    per_stability = {
+        tenant_id: forgetting.days_per_stability(retention)
+        for tenant_id, forgetting in curves.items()
+    }
     page, next_after = await _page(
         session,
         scope,
@@ -394,7 +400,7 @@ async def memories(
         remembered=True,
     )
     rows = [
-        _memory_row(names[tenant_id], state, at, retention, min_observations)
+        _memory_row(names[tenant_id], curves[tenant_id], state, at, retention, min_observations)
         for tenant_id, state in page
     ]
     meta = {"at": utc_timestamp(at), "retention": retention}
@@ -408,12 +414,19 @@ async def retention_curve(
     session: AsyncSession, scope: ModelFilter, start: datetime, days: int
 ) -> Table:
     """The mean recall probability over the memories in scope (one learner's item, or a
-    cohort's items), at `start` and each of the next `days` days."""
-    ages, stabilities = await store.memory_ages(session, scope, start)
+    cohort's items), at `start` and each of the next `days` days, each on its tenant's curve."""
+    tenants, ages, stabilities = await store.memory_ages(session, scope, start)
     means: list[float | None] = [None] * (days + 1)
     if ages:
+        tenant = numpy.array(tenants)
         elapsed, stability = numpy.array(ages, dtype=float), numpy.array(stabilities, dtype=float)
-        means = [memory.mean_retrievability(elapsed + day, stability) for day in range(days + 1)]
+        sums = numpy.zeros(days + 1)
+        for tenant_id, forgetting in (await store.forgetting(session, scope.tenant_ids)).items():
+            mine = tenant == tenant_id
+            if mine.any():
+                for day in range(days + 1):
+                    sums[day] += forgetting.recall(elapsed[mine] + day, stability[mine]).sum()
+        means = [float(total / len(ages)) for total in sums]
     points = memory.curve_moments(start, days)
     rows = [
         {

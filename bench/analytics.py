@@ -7,6 +7,8 @@ outcome of the first 80 %).
 
 - Forgetting curve (FSRS): a real review log, ../shared/data/review-log (MIT; see its
   README). Rating 1 posts a wrong answer, 2 a right one with score 0.5 (Hard), 3-4 right.
+  Scored with FSRS's default parameters, and after `lrs analytics fit` on the first 80 %
+  (which keeps its own fit only if it beats the defaults on the latest fifth of those).
 - Mastery (BKT): no openly licensed tutoring log is on this machine, so answers are simulated
   from known BKT parameters (seeded), and scored with the default parameters and with those
   `lrs analytics fit` learns from the first 80 %.
@@ -209,6 +211,7 @@ async def evaluate(
     that has a model to predict from."""
     split = int(len(events) * TRAIN_SHARE)
     await post_all(client, events[:split])
+    fitted = None  # what `lrs analytics fit` learnt, and whether it kept it
     if fit:
         command = [
             str(Path(sys.executable).parent / "lrs"),
@@ -217,7 +220,9 @@ async def evaluate(
             "--database-url",
             url,
         ]
-        await (await asyncio.create_subprocess_exec(*command, stdout=subprocess.DEVNULL)).wait()
+        fitting = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
+        printed, _ = await fitting.communicate()
+        fitted = json.loads(printed)["eval"]
     flags = long_term(events) if kind == "memory" else [True] * len(events)
     trained = [event.correct for event, flag in zip(events[:split], flags, strict=False) if flag]
     baseline = sum(trained) / len(trained)
@@ -230,6 +235,7 @@ async def evaluate(
     scored = [(p, y) for p, y, flag in everything if flag]
     predictions, outcomes = [p for p, _ in scored], [y for _, y in scored]
     result = {
+        "fitted": fitted,
         "train": split,
         "scored": len(scored),
         "baseline_recall": baseline,
@@ -247,6 +253,8 @@ async def run(backend: str, stamp: str, reviews: int | None, learners: int) -> d
     results: dict[str, Any] = {}
     for name, events, kind, fit in (
         ("memory (FSRS, default parameters), real review log", None, "memory", False),
+        ("memory (FSRS, `lrs analytics fit` on the first 80 %), real review log", None, "memory",
+         True),
         ("mastery (BKT, default parameters), simulated", simulated_answers(learners), "mastery",
          False),
         ("mastery (BKT, fitted on the first 80 %), simulated", simulated_answers(learners),

@@ -289,15 +289,26 @@ def _analytics_fit(args: argparse.Namespace) -> None:
         sessionmaker = create_sessionmaker(cast(AsyncEngine, session.bind))  # _administer's
         await analytics.drain(sessionmaker, [t.id for t in tenants], wait=True)
         for tenant in tenants:
-            fits = await analytics.fit(session, tenant.id)
+            fitted = await analytics.fit(session, tenant.id)
+            curve = fitted.forgetting
             done[tenant.name] = {
-                skill or "(tenant default)": {
-                    **fit.parameters.as_dict(),
-                    "sequences": fit.sequences,
-                    "answers": fit.observations,
-                    "iterations": fit.iterations,
-                }
-                for skill, fit in fits.items()
+                "mastery": {
+                    skill or "(tenant default)": {
+                        **fit.parameters.as_dict(),
+                        "sequences": fit.sequences,
+                        "answers": fit.observations,
+                        "iterations": fit.iterations,
+                    }
+                    for skill, fit in fitted.mastery.items()
+                },
+                "forgetting": {
+                    "verdict": curve.verdict,
+                    "parameters": curve.parameters,  # null: FSRS's defaults
+                    "spaced_reviews": curve.reviews,
+                    "held_out_reviews": curve.held_out,
+                    "held_out_log_loss": curve.log_loss,
+                    "held_out_default_log_loss": curve.default_log_loss,
+                },
             }
         return done
 

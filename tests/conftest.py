@@ -36,6 +36,7 @@ TABLES_TO_EMPTY = (
     "analytics_evidence",
     "analytics_states",
     "analytics_parameters",
+    "analytics_memory_parameters",
     "analytics_totals",
     "cmi5_sessions",
     "cmi5_progress",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import uuid
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from analytics import store
+from analytics import memory, store
 from analytics.tables import analytics_states, analytics_totals
 from auth import store as auth_store
 from auth.models import Role, Scope
@@ -154,3 +155,45 @@ async def totals_match_a_recount(app: FastAPI) -> int:
 
 async def _model_tenants(session: Any) -> set[int]:
     return set(await session.scalars(select(analytics_states.c.tenant_id).distinct()))
+
+
+# A learner whose memories grow slowly (FSRS's defaults but for w[8], the growth of stability
+# at each recall, and a steeper curve): what a tenant's own parameters should learn.
+SLOW_GROWTH = memory.Forgetting(
+    [*memory.DEFAULT.parameters[:8], 0.6, *memory.DEFAULT.parameters[9:20], 0.5]
+)
+
+
+def simulated_reviews(
+    curves: Sequence[memory.Forgetting],
+    seed: int,
+    *,
+    items: int = 110,
+    reviews: int = 8,
+    switch_day: float | None = None,
+) -> list[memory.History]:
+    """Recall events drawn from known FSRS curves (seeded): `items` items begun over 120
+    days, each reviewed `reviews` times at 0.5-3 times its stability. From `switch_day` on,
+    recall follows the second curve (a cohort whose memory changed)."""
+    rng = random.Random(seed)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    histories: list[memory.History] = []
+    for _ in range(items):
+        at = start + timedelta(days=rng.uniform(0, 120))
+        remembered: list[memory.Memory | None] = [None] * len(curves)
+        history: list[tuple[datetime, bool, float | None]] = []
+        for _ in range(reviews):
+            late = switch_day is not None and at >= start + timedelta(days=switch_day)
+            which = 1 if late else 0
+            now = remembered[which]
+            recall = 0.8 if now is None else curves[which].retrievability(now, at)
+            correct = rng.random() < recall
+            history.append((at, correct, None))
+            reviewed = [
+                curve.review(before, correct, None, at)
+                for curve, before in zip(curves, remembered, strict=True)
+            ]
+            remembered = [*reviewed]
+            at += timedelta(days=max(1.0, reviewed[which].stability * rng.uniform(0.5, 3)))
+        histories.append(history)
+    return histories

@@ -4,18 +4,32 @@ the FSRS forgetting curve (analytics/memory.py)."""
 
 from __future__ import annotations
 
+import math
 import random
+import sys
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+import fsrs
 import pytest
-from fsrs import Card, Rating, State
+from fsrs import Rating
 
 from analytics import bkt, memory
 from analytics.evidence import Evidence, duration_seconds, evidence_of
 from statements.validation import parse_timestamp
-from tests.analytics.conftest import ADL, COURSE, ITEM, QUIZ, answer, key_of, said, voiding
+from tests.analytics.conftest import (
+    ADL,
+    COURSE,
+    ITEM,
+    QUIZ,
+    SLOW_GROWTH,
+    answer,
+    key_of,
+    said,
+    simulated_reviews,
+    voiding,
+)
 
 AT = "2026-03-02T09:00:00Z"
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -358,8 +372,8 @@ class TestRating:
         self, correct: bool, scaled: float | None, rated: Rating
     ) -> None:
         """FSRS: the first review's stability is w[rating - 1]."""
-        first = memory.review(None, correct, scaled, START)
-        assert first.stability == pytest.approx(memory.scheduler().parameters[rated - 1])
+        first = memory.DEFAULT.review(None, correct, scaled, START)
+        assert first.stability == pytest.approx(memory.DEFAULT.scheduler.parameters[rated - 1])
         assert (first.reviews, first.last_review) == (1, START)
 
 
@@ -367,7 +381,7 @@ def history(*answers: tuple[float, bool]) -> memory.Memory:
     """The memory after right/wrong answers at the given days after START."""
     state = None
     for day, correct in answers:
-        state = memory.review(state, correct, None, START + timedelta(days=day))
+        state = memory.DEFAULT.review(state, correct, None, START + timedelta(days=day))
     assert state is not None
     return state
 
@@ -377,32 +391,24 @@ class TestForgettingCurve:
         """Stability is the number of days until recall falls to 90 %."""
         for remembered in (history((0, True)), history((0, True), (3, True), (10, False))):
             at = remembered.last_review + timedelta(days=remembered.stability)
-            assert memory.retrievability(remembered, at) == pytest.approx(0.9, abs=1e-12)
-            assert memory.retrievability(remembered, remembered.last_review) == 1.0
+            assert memory.DEFAULT.retrievability(remembered, at) == pytest.approx(0.9, abs=1e-12)
+            assert memory.DEFAULT.retrievability(remembered, remembered.last_review) == 1.0
 
     def test_retrievability_agrees_with_fsrs_at_whole_days(self) -> None:
         remembered = history((0, True), (4, True))
-        card = Card(
-            card_id=0,
-            state=State(remembered.state),
-            step=remembered.step,
-            stability=remembered.stability,
-            difficulty=remembered.difficulty,
-            due=remembered.due,
-            last_review=remembered.last_review,
-        )
+        card = remembered.card()
         for days in (1, 7, 30):
             at = remembered.last_review + timedelta(days=days)
-            assert memory.retrievability(remembered, at) == pytest.approx(
-                memory.scheduler().get_card_retrievability(card, at), abs=1e-12
+            assert memory.DEFAULT.retrievability(remembered, at) == pytest.approx(
+                memory.DEFAULT.scheduler.get_card_retrievability(card, at), abs=1e-12
             )
 
     @pytest.mark.parametrize("retention", [0.7, 0.8, 0.95])
     def test_next_review_is_where_recall_falls_to_the_retention(self, retention: float) -> None:
         remembered = history((0, True), (2, True))
-        due = memory.next_review(remembered, retention)
-        assert memory.retrievability(remembered, due) == pytest.approx(retention, abs=1e-9)
-        assert memory.days_per_stability(0.9) == pytest.approx(1.0)
+        due = memory.DEFAULT.next_review(remembered, retention)
+        assert memory.DEFAULT.retrievability(remembered, due) == pytest.approx(retention, abs=1e-9)
+        assert memory.DEFAULT.days_per_stability(0.9) == pytest.approx(1.0)
         # A lower target is reached later.
         if retention < 0.9:
             assert due > remembered.last_review + timedelta(days=remembered.stability)
@@ -418,10 +424,86 @@ class TestForgettingCurve:
 
     def test_the_curve_is_non_increasing(self) -> None:
         remembered = history((0, True), (1, False), (2, True))
-        points = memory.curve(remembered, remembered.last_review - timedelta(days=2), 60)
-        assert len(points) == 61
-        values = [value for _, value in points]
+        moments = memory.curve_moments(remembered.last_review - timedelta(days=2), 60)
+        assert len(moments) == 61
+        assert moments[1] - moments[0] == timedelta(days=1)
+        values = [memory.DEFAULT.retrievability(remembered, moment) for moment in moments]
         assert values[:3] == [1.0, 1.0, 1.0]  # before and at the last review: just recalled
         assert all(later <= earlier for earlier, later in pairwise(values))
         assert values[-1] < values[3]
-        assert [moment for moment, _ in points][1] - points[0][0] == timedelta(days=1)
+
+
+class TestForgettingFit:
+    """Issue 8: per-tenant optimised FSRS parameters where enough data exists. The fit is
+    judged on the latest 20 % of reviews before it is kept (analytics/memory.py `fit`)."""
+
+    def test_parameters_that_predict_held_out_reviews_better_are_kept(self) -> None:
+        fit = memory.fit(simulated_reviews([SLOW_GROWTH], seed=1))
+        assert fit.verdict == "fitted"
+        assert fit.parameters is not None
+        assert len(fit.parameters) == 21
+        assert fit.parameters != memory.DEFAULT.parameters
+        assert fit.log_loss is not None
+        assert fit.default_log_loss is not None
+        assert fit.log_loss < fit.default_log_loss
+        # 110 items x 7 reviews after the first, each a day or more after the one before.
+        assert (fit.reviews, fit.held_out) == (770, 176)
+
+    def test_a_fit_the_held_out_reviews_do_not_bear_out_is_not_kept(self) -> None:
+        """The learners' memory changed (from day 110 it follows the default curve): what
+        the earlier reviews teach predicts the latest worse than the defaults."""
+        histories = simulated_reviews([SLOW_GROWTH, memory.DEFAULT], seed=1, switch_day=110)
+        fit = memory.fit(histories)
+        assert fit.parameters is None
+        assert fit.verdict == "no better than the defaults on the held-out reviews"
+        assert fit.log_loss is not None
+        assert fit.default_log_loss is not None
+        assert fit.log_loss >= fit.default_log_loss
+
+    def test_too_few_spaced_reviews_keep_the_defaults_without_fitting(self) -> None:
+        """Reviews minutes apart are not what the curve predicts; they do not count."""
+        histories = simulated_reviews([SLOW_GROWTH], seed=1, items=73)  # 511 spaced reviews
+        same_day = [
+            [(START + timedelta(minutes=minute), True, None) for minute in range(10)]
+            for _ in range(100)
+        ]
+        fit = memory.fit([*histories, *same_day])
+        assert (fit.parameters, fit.reviews, fit.held_out) == (None, 511, 0)
+        assert fit.verdict == "fewer than 512 spaced reviews"
+
+    def test_without_the_optimiser_the_defaults_stay(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """`fsrs` without torch (the optimizer extra not installed), as it imports then."""
+        monkeypatch.setitem(sys.modules, "torch", None)
+        monkeypatch.delitem(sys.modules, "fsrs.optimizer", raising=False)
+        monkeypatch.setattr(fsrs, "optimizer", None, raising=False)
+        fit = memory.fit(simulated_reviews([SLOW_GROWTH], seed=1))
+        assert fit.parameters is None
+        assert fit.verdict == "the FSRS optimiser is not installed (lrs[optimizer])"
+
+    def test_held_out_log_loss_scores_the_spaced_reviews_from_the_cutoff(self) -> None:
+        history = [
+            (START, True, None),
+            (START + timedelta(hours=2), False, None),  # same day: not scored
+            (START + timedelta(days=3), True, None),
+            (START + timedelta(days=9), False, None),
+        ]
+        cutoff = START + timedelta(days=3)
+        curve = memory.DEFAULT
+        state = None
+        for at, correct, scaled in history[:3]:
+            state = curve.review(state, correct, scaled, at)
+        before_day_9 = state
+        assert before_day_9 is not None
+        before_day_3 = curve.review(
+            curve.review(None, True, None, START), False, None, history[1][0]
+        )
+        expected = (
+            -(
+                math.log(curve.retrievability(before_day_3, history[2][0]))
+                + math.log(1 - curve.retrievability(before_day_9, history[3][0]))
+            )
+            / 2
+        )
+        loss, scored = memory.held_out_log_loss(curve, [history], cutoff)
+        assert scored == 2
+        assert loss == pytest.approx(expected, abs=1e-12)

@@ -9,7 +9,8 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from itertools import pairwise
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, select
 
-from analytics import bkt
+from analytics import bkt, memory
 from analytics.service import Analytics
 from analytics.tables import (
     analytics_evidence,
@@ -26,20 +27,24 @@ from analytics.tables import (
     analytics_queue,
     analytics_states,
 )
+from auth import store as auth_store
 from auth.models import Role, Scope
 from lrs import cli
 from lrs.app import create_app
 from lrs.db import create_sessionmaker
+from lrs.middleware import utc_timestamp
 from lrs.settings import Settings
 from tests.analytics.conftest import (
     COURSE,
     ITEM,
     QUIZ,
+    SLOW_GROWTH,
     answer,
     key_of,
     post,
     said,
     saved_models,
+    simulated_reviews,
 )
 from tests.conftest import client_for, make_credential
 from tests.factories import ACTIVITY
@@ -770,6 +775,110 @@ class TestRetentionCurve:
             assert mean["retrievability"] == pytest.approx(expected, abs=1e-12)
 
 
+CARDS = "https://cards.example.com/"
+
+
+def review_statements(histories: Sequence[memory.History]) -> list[dict[str, Any]]:
+    """Each item's recall events as answers by one learner."""
+    return [
+        said("ann", "answered", f"{CARDS}{item}", utc_timestamp(at), result={"success": correct})
+        for item, history in enumerate(histories)
+        for at, correct, _ in history
+    ]
+
+
+class TestTenantForgettingCurves:
+    """Issue 8: a tenant's own FSRS parameters, where its reviews bear them out, fold its
+    memories and read them in every memory view; other tenants keep the defaults, beside it
+    in one roll-up."""
+
+    async def test_each_tenant_reads_its_memories_on_its_own_curve(self, company: Group) -> None:
+        app, names = company.app, company.names
+        histories = {"sub-a": simulated_reviews([SLOW_GROWTH], seed=1)}
+        histories["sub-b"] = histories["sub-a"][:20]  # too few of its own to fit
+        # Each item's last review of sub-a comes after the fit, folded onto what it made.
+        # The last review of sub-a's first 20 items comes after the fit and is folded onto
+        # the models it made (`after` keeps the items' places: item i is histories[i]).
+        later = 20
+        before = dict(histories)
+        before["sub-a"] = [
+            history[:-1] if item < later else history
+            for item, history in enumerate(histories["sub-a"])
+        ]
+        after = [history[-1:] for history in histories["sub-a"][:later]]
+
+        async def store_reviews(short: str, reviews: Sequence[memory.History]) -> None:
+            statements = review_statements(reviews)
+            async with company.client(f"lms@{short}") as client:
+                for start in range(0, len(statements), 250):
+                    await post(client, statements[start : start + 250])
+            await analytics.drain(app.state.sessionmaker, wait=True)
+
+        analytics: Analytics = app.state.analytics
+        for short, reviews in before.items():
+            await store_reviews(short, reviews)
+        async with app.state.sessionmaker() as session:
+            fits = {}
+            for short in histories:
+                tenant = await auth_store.tenant_by_name(session, names[short])
+                assert tenant is not None
+                fits[short] = (await analytics.fit(session, tenant.id)).forgetting
+            await session.commit()
+        await store_reviews("sub-a", after)
+        assert fits["sub-a"].verdict == "fitted"
+        assert fits["sub-a"].parameters is not None
+        assert fits["sub-b"].parameters is None
+        curves = {
+            names["sub-a"]: memory.Forgetting(fits["sub-a"].parameters),
+            names["sub-b"]: memory.DEFAULT,
+        }
+        at = max(at for history in histories["sub-a"] for at, _, _ in history) + timedelta(days=1)
+        expected = {}  # (tenant, item) -> the memory its tenant's curve folds
+        for short, reviews in histories.items():
+            curve = curves[names[short]]
+            for item, history in enumerate(reviews):
+                remembered = None
+                for moment, correct, scaled in history:
+                    remembered = curve.review(remembered, correct, scaled, moment)
+                expected[names[short], f"{CARDS}{item}"] = remembered
+
+        # At 0.9 every curve's next review is `stability` days on; at 0.8 the decay tells.
+        params = {"at": utc_timestamp(at), "limit": "1000", "retention": "0.8"}
+        async with company.client("analyst@group") as client:
+            rows = await rows_of(client, "/analytics/memory", **params)
+            due = await rows_of(client, "/analytics/memory/due", **params)
+            points = await rows_of(client, "/analytics/memory/curve", at=params["at"], days="3")
+        assert {(row["tenant"], row["item"]) for row in rows} == set(expected)
+        for row in rows:
+            remembered = expected[row["tenant"], row["item"]]
+            assert remembered is not None
+            curve = curves[row["tenant"]]
+            assert row["stability"] == pytest.approx(remembered.stability, rel=1e-9)
+            assert row["retrievability"] == pytest.approx(
+                curve.retrievability(remembered, at), abs=1e-9
+            )
+            assert row["next_review"] == utc_timestamp(curve.next_review(remembered, 0.8))
+
+        def due_on(curve_of: Callable[[str], memory.Forgetting]) -> set[tuple[str, str]]:
+            return {
+                key
+                for key, remembered in expected.items()
+                if remembered is not None and curve_of(key[0]).next_review(remembered, 0.8) <= at
+            }
+
+        assert {(row["tenant"], row["item"]) for row in due} == due_on(curves.__getitem__)
+        assert due_on(curves.__getitem__) != due_on(lambda _: memory.DEFAULT)
+        for day, point in enumerate(points):
+            moment = at + timedelta(days=day)
+            recalls = [
+                curves[tenant].retrievability(remembered, moment)
+                for (tenant, _), remembered in expected.items()
+                if remembered is not None
+            ]
+            assert point["memories"] == len(expected)
+            assert point["retrievability"] == pytest.approx(sum(recalls) / len(recalls), abs=1e-9)
+
+
 # --- the lrs command -------------------------------------------------------------------------
 
 
@@ -885,7 +994,7 @@ class TestCommand:
 
         monkeypatch.setattr(Analytics, "evidence", buggy)
         cli.main(["analytics", "fit", "--tenant", "works"])
-        fitted = json.loads(capsys.readouterr().out)["works"]["(tenant default)"]
+        fitted = json.loads(capsys.readouterr().out)["works"]["mastery"]["(tenant default)"]
         assert (fitted["sequences"], fitted["answers"]) == (6, 15)  # the three learners only
 
         async def set_aside(app: FastAPI) -> list[str | None]:
@@ -903,9 +1012,19 @@ class TestCommand:
         capsys.readouterr()
         asyncio.run(store_statements(cli_database, {"works": corpus(("ann", "ben", "cat"))}))
         cli.main(["analytics", "fit", "--tenant", "works"])
-        fitted = json.loads(capsys.readouterr().out)["works"]["(tenant default)"]
+        printed = json.loads(capsys.readouterr().out)["works"]
+        fitted = printed["mastery"]["(tenant default)"]
         # Each learner's item and quiz are sequences; the quiz adds its pass.
         assert (fitted["sequences"], fitted["answers"]) == (6, 15)
+        # Three items answered a day apart: far too few reviews for a curve of their own.
+        assert printed["forgetting"] == {
+            "verdict": "fewer than 512 spaced reviews",
+            "parameters": None,
+            "spaced_reviews": 3,
+            "held_out_reviews": 0,
+            "held_out_log_loss": None,
+            "held_out_default_log_loss": None,
+        }
         parameters = bkt.Parameters(
             fitted["p_init"], fitted["p_learn"], fitted["p_slip"], fitted["p_guess"]
         )
