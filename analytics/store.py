@@ -17,12 +17,14 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
+    TextualSelect,
     Uuid,
     and_,
     any_,
     bindparam,
     case,
     cast,
+    column,
     delete,
     false,
     func,
@@ -163,6 +165,9 @@ async def with_evidence(
 ) -> set[uuid.UUID]:
     """Which of the statements gave evidence already (a rebuild may have read a statement
     that was still queued)."""
+    if session.get_bind().dialect.name == "postgresql":
+        params = {"tenant_id": tenant_id, "ids": list(statement_ids)}
+        return set(await session.scalars(_WITH_EVIDENCE, params))
     found: set[uuid.UUID] = set()
     for among in _among_statements(session, statement_ids):
         query = select(analytics_evidence.c.statement_id).where(
@@ -170,6 +175,14 @@ async def with_evidence(
         )
         found.update(await session.scalars(query.distinct()))
     return found
+
+
+# Each statement looked up by itself, for the reason _rows_of_keys gives (`= ANY` of them
+# all let the planner read all the tenant's evidence for every round).
+_WITH_EVIDENCE = text(
+    "SELECT k.id FROM unnest(CAST(:ids AS uuid[])) AS k(id) CROSS JOIN LATERAL (SELECT 1"
+    " FROM analytics_evidence WHERE tenant_id = :tenant_id AND statement_id = k.id LIMIT 1) e"
+).columns(column("id", Uuid))
 
 
 def _among_statements(
@@ -248,16 +261,20 @@ async def evidence_for(
     session: AsyncSession, tenant_id: int, keys: Collection[Key]
 ) -> dict[Key, list[Evidence]]:
     """The evidence of each model, in fold order."""
+    if not keys:
+        return {}
     found: dict[Key, list[Evidence]] = {key: [] for key in keys}
-    for chunk in _chunks(sorted(keys)):
-        result = await session.execute(
-            select(analytics_evidence).where(
-                analytics_evidence.c.tenant_id == tenant_id,
-                _keys_in(session, chunk, analytics_evidence),
-            )
-        )
-        for row in result:
-            found[row.learner, row.activity_id].append(_evidence(row))
+    ordered = sorted(keys)
+    rows: list[Row[Any]] = []
+    if session.get_bind().dialect.name == "postgresql":
+        rows.extend(await session.execute(_EVIDENCE_OF_KEYS, _key_arrays(tenant_id, ordered)))
+    else:
+        for chunk in _chunks(ordered):
+            chosen = _keys_in(session, chunk, analytics_evidence)
+            query = select(analytics_evidence).where(analytics_evidence.c.tenant_id == tenant_id)
+            rows.extend(await session.execute(query.where(chosen)))
+    for row in rows:
+        found[row.learner, row.activity_id].append(_evidence(row))
     for items in found.values():
         items.sort(key=lambda item: item.order)
     return found
@@ -353,9 +370,9 @@ async def states_of(
     if not ordered:
         return {}
     if session.get_bind().dialect.name == "postgresql":
-        learners, activities = zip(*ordered, strict=True)
-        params = {"tenant_id": tenant_id, "learners": learners, "activities": activities}
-        rows: Iterable[Row[Any]] = await session.execute(_STATES_OF_KEYS, params)
+        rows: Iterable[Row[Any]] = await session.execute(
+            _STATES_OF_KEYS, _key_arrays(tenant_id, ordered)
+        )
     else:
         rows = []
         for chunk in _chunks(ordered):
@@ -369,12 +386,26 @@ async def states_of(
     return {(row.learner, row.activity_id): _state(row) for row in rows}
 
 
-# On PostgreSQL the keys travel as two arrays: one statement, one plan, whatever their number.
-_STATES_OF_KEYS = text(
-    "SELECT s.* FROM analytics_states s"
-    " JOIN unnest(CAST(:learners AS text[]), CAST(:activities AS text[])) AS k(l, a)"
-    " ON s.learner = k.l AND s.activity_id = k.a WHERE s.tenant_id = :tenant_id"
-).columns(*analytics_states.c)
+def _rows_of_keys(table: Table) -> TextualSelect:
+    """PostgreSQL: a tenant's rows of (learner, Activity) keys that travel as two arrays (one
+    statement, one plan, whatever their number). Each key is looked up by itself (LATERAL,
+    fenced by OFFSET 0 so that it is not merged into a join): as a join, with statistics
+    from when the table was small, the planner read all the tenant's rows once per key
+    (360 ms a fold round at 60,000 models instead of 5)."""
+    return text(
+        "SELECT t.* FROM unnest(CAST(:learners AS text[]), CAST(:activities AS text[]))"  # noqa: S608 - our table names
+        f" AS k(l, a) CROSS JOIN LATERAL (SELECT * FROM {table.name}"
+        " WHERE tenant_id = :tenant_id AND learner = k.l AND activity_id = k.a OFFSET 0) AS t"
+    ).columns(*table.c)
+
+
+def _key_arrays(tenant_id: int, keys: Sequence[Key]) -> dict[str, Any]:
+    learners, activities = zip(*keys, strict=True)
+    return {"tenant_id": tenant_id, "learners": learners, "activities": activities}
+
+
+_STATES_OF_KEYS = _rows_of_keys(analytics_states)
+_EVIDENCE_OF_KEYS = _rows_of_keys(analytics_evidence)
 
 
 async def save_states(
