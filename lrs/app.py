@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +45,22 @@ from tenancy.retention import retention_loop
 from tenancy.service import known_identities
 
 logger = logging.getLogger("lrs")
+
+# Allocations between the cyclic collector's young-generation runs (Python's default: 700).
+# Parsing and folding statements allocates by the hundred thousand, and at 700 the collector
+# took a quarter of a learner-model fold's CPU (1.2 of 4.4 s for 20,000 statements).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def create_served_app() -> FastAPI:
+    """The app as each `lrs serve` worker runs it: what is alive once it is made (modules,
+    routes, schemas; 120,000 objects) is moved out of the cyclic collector's reach, and
+    the collector runs less often. Together: 4.4 -> 2.7 s of CPU for that fold."""
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    return app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

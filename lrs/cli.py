@@ -103,7 +103,7 @@ def _serve(args: argparse.Namespace) -> None:
         scopes = "all, admin, cmi5/launch"
         print(f"credential:    {settings.admin_key} / {settings.admin_secret} ({scopes})")
     uvicorn.run(
-        "lrs.app:create_app",
+        "lrs.app:create_served_app",
         factory=True,
         host=args.host,
         port=args.port,
