@@ -622,27 +622,21 @@ async def states_page(
 
 async def memory_ages(
     session: AsyncSession, scope: ModelFilter, at: datetime
-) -> tuple[list[int], list[float], list[float]]:
-    """The tenant, days since the last review at `at`, and stability of every memory in
-    scope (three columns, in the same order)."""
+) -> tuple[list[float], list[float]]:
+    """Days since the last review at `at`, and stability, of every memory in scope (two
+    columns, in the same order)."""
     c = analytics_states.c
     days = _days_since(session, c.last_review, at)
     chosen = (*_where(scope), c.stability.is_not(None))
     if session.get_bind().dialect.name == "postgresql":
         # Two arrays in one row: a cohort's 100,000s of memories without a row object each.
-        query = select(
-            func.array_agg(c.tenant_id),
-            func.array_agg(cast(days, Float)),
-            func.array_agg(c.stability),
-        ).where(*chosen)
-        tenants, ages, stabilities = (await session.execute(query)).one()
-        return list(tenants or []), list(ages or []), list(stabilities or [])
-    rows = (await session.execute(select(c.tenant_id, days, c.stability).where(*chosen))).all()
-    return (
-        [row[0] for row in rows],
-        [float(row[1]) for row in rows],
-        [float(row[2]) for row in rows],
-    )
+        query = select(func.array_agg(cast(days, Float)), func.array_agg(c.stability)).where(
+            *chosen
+        )
+        ages, stabilities = (await session.execute(query)).one()
+        return list(ages or []), list(stabilities or [])
+    rows = (await session.execute(select(days, c.stability).where(*chosen))).all()
+    return [float(row[0]) for row in rows], [float(row[1]) for row in rows]
 
 
 async def evaluation_evidence(session: AsyncSession, scope: ModelFilter) -> list[Row[Any]]:

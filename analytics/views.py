@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -414,26 +414,28 @@ async def retention_curve(
     session: AsyncSession, scope: ModelFilter, start: datetime, days: int
 ) -> Table:
     """The mean recall probability over the memories in scope (one learner's item, or a
-    cohort's items), at `start` and each of the next `days` days, each on its tenant's curve."""
-    tenants, ages, stabilities = await store.memory_ages(session, scope, start)
-    means: list[float | None] = [None] * (days + 1)
-    if ages:
-        tenant = numpy.array(tenants)
-        elapsed, stability = numpy.array(ages, dtype=float), numpy.array(stabilities, dtype=float)
-        sums = numpy.zeros(days + 1)
-        for tenant_id, forgetting in (await store.forgetting(session, scope.tenant_ids)).items():
-            mine = tenant == tenant_id
-            if mine.any():
-                for day in range(days + 1):
-                    sums[day] += forgetting.recall(elapsed[mine] + day, stability[mine]).sum()
-        means = [float(total / len(ages)) for total in sums]
+    cohort's items), at `start` and each of the next `days` days, each on its tenant's curve
+    (one read per curve among the tenants in scope: usually one, the defaults)."""
+    by_curve: dict[memory.Forgetting, list[int]] = defaultdict(list)
+    for tenant_id, forgetting in (await store.forgetting(session, scope.tenant_ids)).items():
+        by_curve[forgetting].append(tenant_id)
+    sums, count = numpy.zeros(days + 1), 0
+    for forgetting, tenant_ids in by_curve.items():
+        ages, stabilities = await store.memory_ages(
+            session, replace(scope, tenant_ids=tuple(tenant_ids)), start
+        )
+        if ages:
+            elapsed, stability = numpy.array(ages, dtype=float), numpy.array(stabilities)
+            sums += [forgetting.recall(elapsed + day, stability).sum() for day in range(days + 1)]
+            count += len(ages)
+    means = [float(total / count) if count else None for total in sums]
     points = memory.curve_moments(start, days)
     rows = [
         {
             "day": day,
             "at": utc_timestamp(moment),
             "retrievability": means[day],
-            "memories": len(ages),
+            "memories": count,
         }
         for day, moment in enumerate(points)
     ]
