@@ -112,8 +112,10 @@ def curve_moments(start: datetime, days: int) -> list[datetime]:
 
 
 # With fewer spaced reviews (a day or more after the item's previous one) the `fsrs`
-# optimiser keeps its defaults; a tenant needs this many of its own.
+# optimiser keeps its defaults; a tenant needs this many of its own. The optimiser reads the
+# first MAX_ITEM_REVIEWS of each item's reviews only, and so does the count.
 MIN_FIT_REVIEWS = 512
+MAX_ITEM_REVIEWS = 64
 # The latest share of a tenant's reviews, by time, that judges a fit made on the rest.
 HELD_OUT_SHARE = 0.2
 _EPS = 1e-6
@@ -125,8 +127,9 @@ History = Sequence[tuple[datetime, bool, float | None]]
 @dataclass(frozen=True)
 class Fit:
     """What `fit` made of a tenant's reviews. `parameters` is None when the defaults stay:
-    too few reviews, no optimiser installed, or a fit no better than the defaults on the
-    held-out reviews (`log_loss` against `default_log_loss`, both over `held_out`)."""
+    too few reviews, or a fit no better than the defaults on the held-out reviews
+    (`log_loss` against `default_log_loss`, both over `held_out`). Not `decided` (no
+    optimiser installed): whatever the tenant had stays."""
 
     parameters: tuple[float, ...] | None
     reviews: int
@@ -134,12 +137,13 @@ class Fit:
     log_loss: float | None
     default_log_loss: float | None
     verdict: str
+    decided: bool = True
 
 
-def _spaced(history: History) -> Iterator[int]:
-    """Indexes of the reviews a day or more after the item's previous review: the ones
-    the curve predicts (and the optimiser learns from)."""
-    for index in range(1, len(history)):
+def _spaced(history: History, first: int | None = None) -> Iterator[int]:
+    """Indexes of the reviews a day or more after the item's previous review (among its
+    `first` ones): the ones the curve predicts and the optimiser learns from."""
+    for index in range(1, min(len(history), first or len(history))):
         if (history[index][0] - history[index - 1][0]).days >= 1:
             yield index
 
@@ -182,7 +186,7 @@ def fit(histories: Sequence[History]) -> Fit:
     optimiser learns them from the first 80 % of the reviews by time, and both sets are
     scored on the spaced reviews of the last 20 %; only a fit with lower log loss there is
     kept, learnt again from all reviews."""
-    reviews = sum(1 for history in histories for _ in _spaced(history))
+    reviews = sum(1 for history in histories for _ in _spaced(history, MAX_ITEM_REVIEWS))
     if reviews < MIN_FIT_REVIEWS:
         return Fit(None, reviews, 0, None, None, f"fewer than {MIN_FIT_REVIEWS} spaced reviews")
     times = sorted(at for history in histories for at, _, _ in history)
@@ -190,9 +194,8 @@ def fit(histories: Sequence[History]) -> Fit:
     try:
         candidate = Forgetting(_optimised(histories, before=cutoff))
     except ImportError:
-        return Fit(
-            None, reviews, 0, None, None, "the FSRS optimiser is not installed (lrs[optimizer])"
-        )
+        verdict = "the FSRS optimiser is not installed (lrs[optimizer]); the curve stays as it was"
+        return Fit(None, reviews, 0, None, None, verdict, decided=False)
     if candidate.parameters == DEFAULT.parameters:  # the optimiser's floor, before the cutoff
         verdict = f"fewer than {MIN_FIT_REVIEWS} spaced reviews before the held-out ones"
         return Fit(None, reviews, 0, None, None, verdict)

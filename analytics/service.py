@@ -353,7 +353,8 @@ class Analytics:
         forgetting = memory.fit(reviews)
         now = datetime.now(UTC)
         await store.replace_parameters(session, tenant_id, fits, now)
-        await store.replace_forgetting(session, tenant_id, forgetting, now)
+        if forgetting.decided:
+            await store.replace_forgetting(session, tenant_id, forgetting, now)
         await self._refold_all(session, tenant_id)
         return Fitted(fits, forgetting)
 

@@ -264,7 +264,7 @@ async def evidence_for(
     if not keys:
         return {}
     found: dict[Key, list[Evidence]] = {key: [] for key in keys}
-    ordered = sorted(keys)
+    ordered = sorted(set(keys))  # a key twice would read its rows twice
     rows: list[Row[Any]] = []
     if session.get_bind().dialect.name == "postgresql":
         rows.extend(await session.execute(_EVIDENCE_OF_KEYS, _key_arrays(tenant_id, ordered)))
@@ -366,7 +366,7 @@ async def states_of(
     session: AsyncSession, tenant_id: int, keys: Collection[Key]
 ) -> dict[Key, ActivityState]:
     """The saved models of `keys` (a writer holds the tenant's lock before reading them)."""
-    ordered = sorted(keys)
+    ordered = sorted(set(keys))  # a key twice would read its rows twice
     if not ordered:
         return {}
     if session.get_bind().dialect.name == "postgresql":

@@ -477,8 +477,16 @@ class TestForgettingFit:
         monkeypatch.delitem(sys.modules, "fsrs.optimizer", raising=False)
         monkeypatch.setattr(fsrs, "optimizer", None, raising=False)
         fit = memory.fit(simulated_reviews([SLOW_GROWTH], seed=1))
-        assert fit.parameters is None
-        assert fit.verdict == "the FSRS optimiser is not installed (lrs[optimizer])"
+        assert (fit.parameters, fit.decided) == (None, False)  # a kept curve stays
+        assert fit.verdict.startswith("the FSRS optimiser is not installed (lrs[optimizer])")
+
+    def test_reviews_past_an_items_64th_are_not_counted(self) -> None:
+        """The optimiser reads each item's first 64 reviews: 7 items x 120 reviews two days
+        apart are 7 x 63 spaced reviews to it, too few."""
+        every_other_day = [(START + timedelta(days=2 * i), True, None) for i in range(120)]
+        fit = memory.fit([every_other_day] * 7)
+        assert (fit.parameters, fit.reviews) == (None, 441)
+        assert fit.verdict == "fewer than 512 spaced reviews"
 
     def test_held_out_log_loss_scores_the_spaced_reviews_from_the_cutoff(self) -> None:
         history = [

@@ -9,6 +9,7 @@ import base64
 import csv
 import io
 import json
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from itertools import pairwise
@@ -19,7 +20,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, select
 
-from analytics import bkt, memory
+from analytics import bkt, memory, store
 from analytics.service import Analytics
 from analytics.tables import (
     analytics_evidence,
@@ -792,7 +793,9 @@ class TestTenantForgettingCurves:
     memories and read them in every memory view; other tenants keep the defaults, beside it
     in one roll-up."""
 
-    async def test_each_tenant_reads_its_memories_on_its_own_curve(self, company: Group) -> None:
+    async def test_each_tenant_reads_its_memories_on_its_own_curve(
+        self, company: Group, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         app, names = company.app, company.names
         histories = {"sub-a": simulated_reviews([SLOW_GROWTH], seed=1)}
         histories["sub-b"] = histories["sub-a"][:20]  # too few of its own to fit
@@ -877,6 +880,21 @@ class TestTenantForgettingCurves:
             ]
             assert point["memories"] == len(expected)
             assert point["retrievability"] == pytest.approx(sum(recalls) / len(recalls), abs=1e-9)
+
+        # Fitted again where the optimiser is missing (`fsrs` without torch, as it imports
+        # then): the tenant's curve stays, and so do its memories.
+        monkeypatch.setitem(sys.modules, "torch", None)
+        monkeypatch.delitem(sys.modules, "fsrs.optimizer", raising=False)
+        async with app.state.sessionmaker() as session:
+            tenant = await auth_store.tenant_by_name(session, names["sub-a"])
+            assert tenant is not None
+            again = (await analytics.fit(session, tenant.id)).forgetting
+            await session.commit()
+            kept = await store.forgetting(session, [tenant.id])
+        assert not again.decided
+        assert kept[tenant.id].parameters == fits["sub-a"].parameters
+        async with company.client("analyst@group") as client:
+            assert await rows_of(client, "/analytics/memory", **params) == rows
 
 
 # --- the lrs command -------------------------------------------------------------------------
