@@ -177,7 +177,7 @@ async def with_evidence(
     return found
 
 
-# Each statement looked up by itself, for the reason _rows_of_keys gives (`= ANY` of them
+# Each statement looked up by itself, for the reason _by_keys gives (`= ANY` of them
 # all let the planner read all the tenant's evidence for every round).
 _WITH_EVIDENCE = text(
     "SELECT k.id FROM unnest(CAST(:ids AS uuid[])) AS k(id) CROSS JOIN LATERAL (SELECT 1"
@@ -261,19 +261,8 @@ async def evidence_for(
     session: AsyncSession, tenant_id: int, keys: Collection[Key]
 ) -> dict[Key, list[Evidence]]:
     """The evidence of each model, in fold order."""
-    if not keys:
-        return {}
     found: dict[Key, list[Evidence]] = {key: [] for key in keys}
-    ordered = sorted(set(keys))  # a key twice would read its rows twice
-    rows: list[Row[Any]] = []
-    if session.get_bind().dialect.name == "postgresql":
-        rows.extend(await session.execute(_EVIDENCE_OF_KEYS, _key_arrays(tenant_id, ordered)))
-    else:
-        for chunk in _chunks(ordered):
-            chosen = _keys_in(session, chunk, analytics_evidence)
-            query = select(analytics_evidence).where(analytics_evidence.c.tenant_id == tenant_id)
-            rows.extend(await session.execute(query.where(chosen)))
-    for row in rows:
+    for row in await _rows_of_keys(session, analytics_evidence, tenant_id, keys):
         found[row.learner, row.activity_id].append(_evidence(row))
     for items in found.values():
         items.sort(key=lambda item: item.order)
@@ -366,32 +355,34 @@ async def states_of(
     session: AsyncSession, tenant_id: int, keys: Collection[Key]
 ) -> dict[Key, ActivityState]:
     """The saved models of `keys` (a writer holds the tenant's lock before reading them)."""
-    ordered = sorted(set(keys))  # a key twice would read its rows twice
-    if not ordered:
-        return {}
-    if session.get_bind().dialect.name == "postgresql":
-        rows: Iterable[Row[Any]] = await session.execute(
-            _STATES_OF_KEYS, _key_arrays(tenant_id, ordered)
-        )
-    else:
-        rows = []
-        for chunk in _chunks(ordered):
-            rows.extend(
-                await session.execute(
-                    select(analytics_states).where(
-                        analytics_states.c.tenant_id == tenant_id, _keys_in(session, chunk)
-                    )
-                )
-            )
+    rows = await _rows_of_keys(session, analytics_states, tenant_id, keys)
     return {(row.learner, row.activity_id): _state(row) for row in rows}
 
 
-def _rows_of_keys(table: Table) -> TextualSelect:
-    """PostgreSQL: a tenant's rows of (learner, Activity) keys that travel as two arrays (one
-    statement, one plan, whatever their number). Each key is looked up by itself (LATERAL,
-    fenced by OFFSET 0 so that it is not merged into a join): as a join, with statistics
-    from when the table was small, the planner read all the tenant's rows once per key
-    (360 ms a fold round at 60,000 models instead of 5)."""
+async def _rows_of_keys(
+    session: AsyncSession, table: Table, tenant_id: int, keys: Collection[Key]
+) -> list[Row[Any]]:
+    """A tenant's rows of `table` for (learner, Activity) keys, each key read once."""
+    ordered = sorted(set(keys))
+    if not ordered:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        learners, activities = zip(*ordered, strict=True)
+        params = {"tenant_id": tenant_id, "learners": learners, "activities": activities}
+        return list(await session.execute(_BY_KEYS[table.name], params))
+    rows: list[Row[Any]] = []
+    for chunk in _chunks(ordered):
+        chosen = (table.c.tenant_id == tenant_id, _keys_in(session, chunk, table))
+        rows.extend(await session.execute(select(table).where(*chosen)))
+    return rows
+
+
+def _by_keys(table: Table) -> TextualSelect:
+    """PostgreSQL: the keys travel as two arrays (one statement, one plan, whatever their
+    number) and each is looked up by itself (LATERAL, fenced by OFFSET 0 so that it is not
+    merged into a join): as a join, with statistics from when the table was small, the
+    planner read all the tenant's rows once per key (360 ms a fold round at 60,000 models
+    instead of 5)."""
     return text(
         "SELECT t.* FROM unnest(CAST(:learners AS text[]), CAST(:activities AS text[]))"  # noqa: S608 - our table names
         f" AS k(l, a) CROSS JOIN LATERAL (SELECT * FROM {table.name}"
@@ -399,13 +390,7 @@ def _rows_of_keys(table: Table) -> TextualSelect:
     ).columns(*table.c)
 
 
-def _key_arrays(tenant_id: int, keys: Sequence[Key]) -> dict[str, Any]:
-    learners, activities = zip(*keys, strict=True)
-    return {"tenant_id": tenant_id, "learners": learners, "activities": activities}
-
-
-_STATES_OF_KEYS = _rows_of_keys(analytics_states)
-_EVIDENCE_OF_KEYS = _rows_of_keys(analytics_evidence)
+_BY_KEYS = {table.name: _by_keys(table) for table in (analytics_states, analytics_evidence)}
 
 
 async def save_states(
