@@ -34,8 +34,10 @@ logger = logging.getLogger(__name__)
 
 # A skill needs this many answers for parameters of its own; others share the tenant's.
 MIN_FIT_ANSWERS = 200
-# Queue entries (stored batches) folded in one transaction.
-ROUND = 20
+# A round (one transaction) folds the oldest queue entries up to this many statements; an
+# entry, one stored batch, is never split. A bound of entries instead made rounds of a few
+# statements where they were posted one by one, each round paying its dozen queries.
+ROUND_STATEMENTS = 2000
 # Errors of the database or of reaching it: folding is tried again (at the next poll, or
 # the next view). Any other error folding a round is a fault of one of its entries.
 _NOT_THE_ENTRIES = (SQLAlchemyError, OSError, TimeoutError)
@@ -144,8 +146,8 @@ class Analytics:
                     async with sessionmaker() as session:
                         if not await store.lock_tenant(session, tenant_id, wait=wait):
                             break
-                        limit = 1 if one_writer else ROUND
-                        folded = await self._fold_queued(session, tenant_id, newest, limit)
+                        bound = 1 if one_writer else ROUND_STATEMENTS
+                        folded = await self._fold_queued(session, tenant_id, newest, bound)
                         await session.commit()
                 except _NOT_THE_ENTRIES:
                     raise
@@ -171,14 +173,14 @@ class Analytics:
         bad entry neither stops the others nor the tenant's views. Returns the statements
         read and whether one was set aside."""
         read = 0
-        for _ in range(ROUND):
+        for _ in range(ROUND_STATEMENTS):  # at least as many entries as the round held
             async with sessionmaker() as session:
                 await store.lock_tenant(session, tenant_id, wait=True)
                 entry = await store.oldest_queued(session, tenant_id)
                 if entry is None or entry > newest:
                     return read, False
                 try:
-                    read += await self._fold_queued(session, tenant_id, entry, limit=1)
+                    read += await self._fold_queued(session, tenant_id, entry, statements=1)
                     await session.commit()
                 except _NOT_THE_ENTRIES:
                     raise
@@ -196,23 +198,29 @@ class Analytics:
         return read, False
 
     async def _fold_queued(
-        self, session: AsyncSession, tenant_id: int, newest: int | None = None, limit: int = ROUND
+        self,
+        session: AsyncSession,
+        tenant_id: int,
+        newest: int | None = None,
+        statements: int = ROUND_STATEMENTS,
     ) -> int:
-        """One round: the tenant's oldest queue entries (up to `newest`) folded in; the
-        caller holds the tenant's lock. Returns how many statements were read."""
-        statement_ids = await store.take_queued(session, tenant_id, newest, limit)
+        """One round: the tenant's oldest queue entries (up to `newest`, up to `statements`
+        statements, at least one entry) folded in; the caller holds the tenant's lock.
+        Returns how many statements were read."""
+        statement_ids = await store.take_queued(session, tenant_id, newest, statements)
         if statement_ids:
             await self._fold_in(session, tenant_id, statement_ids)
         return len(statement_ids)
 
     async def keep_current(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         """Drains the queue for as long as the server runs. Every worker of every instance
-        runs this; the tenant locks share the tenants out among them."""
+        runs this; the tenant locks share the tenants out among them. A poll's drain folds
+        what was queued when it began; what came meanwhile waits for the next poll, so that
+        under a stream of statements the rounds grow instead of chasing a few each."""
         while True:
             await asyncio.sleep(self.poll_seconds)
             try:
-                while await self.drain(sessionmaker):
-                    pass
+                await self.drain(sessionmaker)
             except Exception:
                 logger.exception("folding queued statements failed; retrying")
 

@@ -90,11 +90,11 @@ async def lock_tenant(session: AsyncSession, tenant_id: int, *, wait: bool) -> b
 
 
 async def enqueue(session: AsyncSession, tenant_id: int, statement_ids: Sequence[str]) -> None:
-    await session.execute(
-        analytics_queue.insert().values(
-            tenant_id=tenant_id, statement_ids=orjson.dumps(list(statement_ids)).decode()
-        )
-    )
+    entry = {"tenant_id": tenant_id, "statement_ids": orjson.dumps(list(statement_ids)).decode()}
+    await session.execute(_ENQUEUE, entry)
+
+
+_ENQUEUE = analytics_queue.insert()
 
 
 async def queued_tenants(session: AsyncSession, tenant_ids: Sequence[int] | None) -> dict[int, int]:
@@ -109,19 +109,33 @@ async def queued_tenants(session: AsyncSession, tenant_ids: Sequence[int] | None
 
 
 async def take_queued(
-    session: AsyncSession, tenant_id: int, newest: int | None, limit: int
+    session: AsyncSession, tenant_id: int, newest: int | None, statements: int
 ) -> list[str]:
-    """Deletes up to `limit` of the tenant's oldest queue entries (none past `newest`) and
-    returns their statement ids; the caller folds them in the same transaction."""
+    """Deletes the tenant's oldest queue entries (none past `newest`) that hold up to
+    `statements` statements, and at least one entry; returns their statement ids, oldest
+    entry first. The caller folds them in the same transaction."""
     c = analytics_queue.c
     chosen = [c.tenant_id == tenant_id, c.failed_at.is_(None)]
     if newest is not None:
         chosen.append(c.id <= newest)
-    oldest = select(c.id).where(*chosen).order_by(c.id).limit(limit).scalar_subquery()
-    rows = await session.scalars(
-        delete(analytics_queue).where(c.id.in_(oldest)).returning(c.statement_ids)
+    size = _entry_size(session)
+    before = func.sum(size).over(order_by=c.id) - size  # statements in older entries
+    oldest = (
+        select(c.id, before.label("before")).where(*chosen).order_by(c.id).limit(statements)
+    ).subquery()
+    taken = select(oldest.c.id).where(oldest.c.before < statements)
+    rows = await session.execute(
+        delete(analytics_queue).where(c.id.in_(taken)).returning(c.id, c.statement_ids)
     )
-    return [statement_id for entry in rows for statement_id in orjson.loads(entry)]
+    return [statement_id for _, entry in sorted(rows) for statement_id in orjson.loads(entry)]
+
+
+def _entry_size(session: AsyncSession) -> Any:
+    """How many statements a queue entry holds (its JSON array's length)."""
+    ids: Any = analytics_queue.c.statement_ids
+    if session.get_bind().dialect.name == "postgresql":
+        ids = cast(ids, postgresql.JSON)
+    return func.json_array_length(ids)
 
 
 async def oldest_queued(session: AsyncSession, tenant_id: int) -> int | None:
@@ -149,11 +163,8 @@ class Backlog:
 
 async def backlog(session: AsyncSession, tenant_ids: Sequence[int]) -> Backlog:
     c = analytics_queue.c
-    ids: Any = c.statement_ids
-    if session.get_bind().dialect.name == "postgresql":
-        ids = cast(ids, postgresql.JSON)
     query = select(
-        func.sum(case((c.failed_at.is_(None), func.json_array_length(ids)), else_=0)),
+        func.sum(case((c.failed_at.is_(None), _entry_size(session)), else_=0)),
         func.count(c.failed_at),
     ).where(c.tenant_id.in_(tenant_ids))
     pending, set_aside = (await session.execute(query)).one()

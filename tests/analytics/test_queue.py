@@ -173,7 +173,7 @@ class TestExactlyOnce:
         """Every worker of every instance drains the queue; a tenant's lock lets one at a
         time fold its statements. Both at once, taking turns batch by batch, end where a
         rebuild does."""
-        monkeypatch.setattr(analytics_service, "ROUND", 1)
+        monkeypatch.setattr(analytics_service, "ROUND_STATEMENTS", 1)
         for batch in random_corpus(5):
             await post(reporter, batch)
         folded = await asyncio.gather(fold(app), fold(app))
@@ -184,6 +184,30 @@ class TestExactlyOnce:
             await app.state.analytics.rebuild(session, together[0]["tenant_id"])
             await session.commit()
         assert await models_now(app) == together
+
+    async def test_a_round_takes_whole_entries_up_to_its_statements(self, app: FastAPI) -> None:
+        """Rounds are bounded by statements, not entries (statements posted one by one
+        queue an entry each), and never split a stored batch."""
+        sizes = [3, 4, 5, 1]
+        entries = [[str(uuid.uuid4()) for _ in range(size)] for size in sizes]
+        async with app.state.sessionmaker() as session:
+            for statement_ids in entries:
+                await store.enqueue(session, 1, statement_ids)
+            await session.commit()
+        async with app.state.sessionmaker() as session:
+            assert await store.take_queued(session, 1, None, 7) == entries[0] + entries[1]
+            assert await store.take_queued(session, 1, None, 2) == entries[2]  # one, if bigger
+            assert await store.take_queued(session, 2, None, 7) == []  # another tenant's
+            await session.rollback()
+        async with app.state.sessionmaker() as session:
+            newest = await session.scalar(select(func.min(analytics_queue.c.id)))
+            assert await store.take_queued(session, 1, newest, 100) == entries[0]
+            assert (
+                await store.take_queued(session, 1, None, 100)
+                == entries[1] + entries[2] + entries[3]
+            )
+            await session.commit()
+        assert await queued(app) == 0
 
     async def test_a_fold_waits_while_another_writer_holds_the_tenant(
         self, app: FastAPI, reporter: httpx.AsyncClient
