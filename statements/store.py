@@ -328,10 +328,17 @@ _WRITE_ATTACHMENTS = """,
     )"""
 _WRITE_ANSWER = """
     SELECT statement_id, NULL AS activity_id, NULL AS definition FROM inserted"""
+# Each Activity looked up by itself (LATERAL, fenced by OFFSET 0 so that it stays a lookup):
+# as `activity_id = ANY(...)`, a plan made while the table was small (a new database, kept
+# until the next ANALYZE) read all the tenant's Activities for every write.
 _WRITE_DEFINITIONS = """
     UNION ALL
-    SELECT NULL, activity_id, definition FROM activities
-    WHERE tenant_id = :tenant_id AND activity_id = ANY(CAST(:defined_ids AS text[]))"""
+    SELECT NULL, d.activity_id, d.definition
+    FROM unnest(CAST(:defined_ids AS text[])) AS k(activity_id)
+    CROSS JOIN LATERAL (
+        SELECT activity_id, definition FROM activities
+        WHERE tenant_id = :tenant_id AND activity_id = k.activity_id OFFSET 0
+    ) d"""
 
 
 @functools.lru_cache(maxsize=4)
