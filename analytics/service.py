@@ -19,6 +19,7 @@ from analytics import bkt, memory, store, totals
 from analytics.evidence import Evidence, Markers, evidence_of
 from analytics.learner import ActivityState, fold
 from analytics.store import Cursor, Key, ModelFilter
+from analytics.tables import analytics_queue
 from auth import store as auth_store
 from auth.models import Principal
 from auth.models import Scope as AuthScope
@@ -80,14 +81,9 @@ class Analytics:
         )
 
     def install(self, statement_hooks: StatementHooks) -> None:
-        statement_hooks.after_store.append(self.after_store)
+        statement_hooks.feeds.append(analytics_queue)
         statement_hooks.erasures.append(self.erased)
         statement_hooks.expirations.append(self.expired)
-
-    async def after_store(
-        self, session: AsyncSession, principal: Principal, batch: Sequence[Statement]
-    ) -> None:
-        await store.enqueue(session, principal.tenant_id, [s["id"] for s in batch])
 
     async def erased(
         self,

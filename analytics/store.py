@@ -89,14 +89,6 @@ async def lock_tenant(session: AsyncSession, tenant_id: int, *, wait: bool) -> b
     return True
 
 
-async def enqueue(session: AsyncSession, tenant_id: int, statement_ids: Sequence[str]) -> None:
-    entry = {"tenant_id": tenant_id, "statement_ids": orjson.dumps(list(statement_ids)).decode()}
-    await session.execute(_ENQUEUE, entry)
-
-
-_ENQUEUE = analytics_queue.insert()
-
-
 async def queued_tenants(session: AsyncSession, tenant_ids: Sequence[int] | None) -> dict[int, int]:
     """Each tenant with statements waiting, and its newest queue entry."""
     query = select(analytics_queue.c.tenant_id, func.max(analytics_queue.c.id)).where(

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import XAPI_SCOPES, Principal, Scope
@@ -68,6 +69,10 @@ class StatementHooks:
     - `after_store` run in the same transaction, after the statements are written, with the
       statements that were new (re-sent identical statements are not passed again; a
       request with none new calls no hook), as stored (id, stored, authority, version set).
+    - `feeds`: tables of a domain's own, with columns `tenant_id` and `statement_ids`, to
+      which each write that stored new statements adds a row naming them (a JSON array of
+      their ids, in the order they were stored), as part of the write itself: a durable
+      queue of what was stored, at no round trip of its own.
     - `identities` name the other Agents of a person, for the Agents resource's Person.
     - `erasures` run when a learner is erased, so records made from their statements go
       (or follow the pseudonym) with them.
@@ -76,6 +81,7 @@ class StatementHooks:
 
     checks: list[StatementHook] = field(default_factory=list)
     after_store: list[StatementHook] = field(default_factory=list)
+    feeds: list[Table] = field(default_factory=list)
     identities: list[IdentityLookup] = field(default_factory=list)
     erasures: list[ErasureHook] = field(default_factory=list)
     expirations: list[ExpiryHook] = field(default_factory=list)
@@ -177,6 +183,7 @@ async def _write(
         principal.credential_id,
         rows,
         definitions_of=_defined_activity_ids(prepared) if may_define else (),
+        feeds=hooks.feeds,
     )
     new_ids = inserted.new_ids
     await _check_resent(session, principal.tenant_id, prepared, rows, new_ids)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -93,6 +94,7 @@ async def insert_statements(
     credential_id: int,
     rows: Sequence[StatementRow],
     definitions_of: Collection[str] = (),
+    feeds: Sequence[Table] = (),
 ) -> Inserted:
     """Inserts the statements whose ids are new, with their index rows, and applies voiding
     both ways (xAPI-Data 2.3.2): a new voiding statement voids its stored target, a new
@@ -100,7 +102,8 @@ async def insert_statements(
     statement itself is never voided. Seqs follow the order of `rows`.
 
     Also reads the tenant's canonical definitions of the Activities `definitions_of`, which
-    a write that carries definitions needs next (on PostgreSQL in the same round trip)."""
+    a write that carries definitions needs next, and adds a row to each of `feeds` naming
+    the new statements (`StatementHooks.feeds`); on PostgreSQL all in the same round trip."""
     # Voiding is settled in the batch (a target and its voiding statement both in it), by
     # the ids' rows (a target whose voiding statement was stored first finds its id pending),
     # and last by voiding the stored targets.
@@ -109,13 +112,18 @@ async def insert_statements(
     pending = sorted(targets - {row.statement_id for row in rows})
     if session.get_bind().dialect.name == "postgresql":
         inserted = await _insert_postgresql(
-            session, tenant_id, credential_id, rows, voided_here, pending, definitions_of
+            session, tenant_id, credential_id, rows, voided_here, pending, definitions_of, feeds
         )
     else:
         inserted = await _insert_sqlite(
             session, tenant_id, credential_id, rows, voided_here, pending
         )
         inserted.definitions.update(await definitions_by_id(session, (tenant_id,), definitions_of))
+        new = [str(row.statement_id) for row in rows if row.statement_id in inserted.new_ids]
+        if new:
+            entry = {"tenant_id": tenant_id, "statement_ids": orjson.dumps(new).decode()}
+            for feed in feeds:
+                await session.execute(feed.insert(), entry)
     if stored_targets := targets - inserted.new_ids:
         # A statement of its own, after the ids' rows: a target written concurrently has
         # committed once its id row let this write through, and this fresh snapshot sees it.
@@ -220,6 +228,7 @@ async def _insert_postgresql(
     voided_here: set[uuid.UUID],
     pending: Sequence[uuid.UUID],
     definitions_of: Collection[str],
+    feeds: Sequence[Table],
 ) -> Inserted:
     # Index rows name their statement by its position in the batch until it has a seq.
     positioned = index_records((tenant_id, position, row) for position, row in enumerate(rows, 1))
@@ -250,7 +259,9 @@ async def _insert_postgresql(
         values["attachment_sha2s"] = [record[1] for record in attachment_rows]
     if definitions_of:
         values["defined_ids"] = list(definitions_of)
-    write = _postgresql_write(bool(attachment_rows), bool(definitions_of))
+    write = _postgresql_write(
+        bool(attachment_rows), bool(definitions_of), tuple(feed.name for feed in feeds)
+    )
     inserted = Inserted(set(), {})
     for statement_id, activity_id, definition in await session.execute(write, values):
         if statement_id is not None:
@@ -326,6 +337,13 @@ _WRITE_ATTACHMENTS = """,
                     CAST(:attachment_sha2s AS text[])) AS a(position, sha2)
         JOIN numbered n ON n.position = a.position
     )"""
+# A feed's row: the new statements' ids in the order of their seqs, when there are any.
+_WRITE_FEED = """,
+    feed_{name} AS (
+        INSERT INTO {name} (tenant_id, statement_ids)
+        SELECT :tenant_id, CAST(json_agg(statement_id ORDER BY seq) AS text) FROM inserted
+        HAVING count(*) > 0
+    )"""
 _WRITE_ANSWER = """
     SELECT statement_id, NULL AS activity_id, NULL AS definition FROM inserted"""
 # Each Activity looked up by itself (LATERAL, fenced by OFFSET 0 so that it stays a lookup):
@@ -341,13 +359,14 @@ _WRITE_DEFINITIONS = """
     ) d"""
 
 
-@functools.lru_cache(maxsize=4)
-def _postgresql_write(attachments: bool, definitions: bool) -> TextClause:
+@functools.lru_cache(maxsize=8)
+def _postgresql_write(attachments: bool, definitions: bool, feeds: tuple[str, ...]) -> TextClause:
     """The write for a batch with (or without) attachments and Activity definitions to look
-    up; the answer lists the new ids, then the stored definitions."""
+    up, and its feeds' rows; the answer lists the new ids, then the stored definitions."""
     return text(
         _WRITE_BATCH
         + (_WRITE_ATTACHMENTS if attachments else "")
+        + "".join(_WRITE_FEED.format(name=name) for name in feeds)
         + _WRITE_ANSWER
         + (_WRITE_DEFINITIONS if definitions else "")
     )

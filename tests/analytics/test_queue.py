@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics import service as analytics_service
 from analytics import store
@@ -49,6 +50,12 @@ def settings(database_url: str) -> Settings:
 async def queued(app: FastAPI) -> int:
     async with app.state.sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(analytics_queue)) or 0)
+
+
+async def queue(session: AsyncSession, tenant_id: int, statement_ids: list[str]) -> None:
+    """An entry as a statement write adds it (`StatementHooks.feeds`)."""
+    entry = {"tenant_id": tenant_id, "statement_ids": json.dumps(statement_ids)}
+    await session.execute(analytics_queue.insert(), entry)
 
 
 async def models_now(app: FastAPI) -> list[dict[str, Any]]:
@@ -108,6 +115,26 @@ class TestWrite:
             key_of("bob"),
         }
 
+    async def test_an_entry_names_the_new_statements_in_the_order_sent(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        """The write adds the entry itself (`StatementHooks.feeds`): statements already
+        stored are left out of it (xAPI-Communication 2.1.2.s2), the rest keep their order."""
+        a, b, c, d = (
+            {**answer(name, True, f"2026-03-0{day}T09:00:00Z"), "id": str(uuid.uuid4())}
+            for day, name in enumerate(("amy", "bob", "cy", "dee"), start=1)
+        )
+        await post(reporter, [a, b])
+        await post(reporter, [d, a, c])
+        async with app.state.sessionmaker() as session:
+            entries = await session.scalars(
+                select(analytics_queue.c.statement_ids).order_by(analytics_queue.c.id)
+            )
+            assert [json.loads(entry) for entry in entries] == [
+                [a["id"], b["id"]],
+                [d["id"], c["id"]],
+            ]
+
     async def test_a_view_answers_for_every_statement_stored_before_it(
         self, app: FastAPI, reporter: httpx.AsyncClient
     ) -> None:
@@ -148,7 +175,7 @@ class TestExactlyOnce:
         once = await models_now(app)
         async with app.state.sessionmaker() as session:
             tenant_id = once[0]["tenant_id"]
-            await store.enqueue(session, tenant_id, [s["id"] for s in batch])
+            await queue(session, tenant_id, [s["id"] for s in batch])
             await session.commit()
         assert await fold(app) == 5
         assert await models_now(app) == once
@@ -192,7 +219,7 @@ class TestExactlyOnce:
         entries = [[str(uuid.uuid4()) for _ in range(size)] for size in sizes]
         async with app.state.sessionmaker() as session:
             for statement_ids in entries:
-                await store.enqueue(session, 1, statement_ids)
+                await queue(session, 1, statement_ids)
             await session.commit()
         async with app.state.sessionmaker() as session:
             assert await store.take_queued(session, 1, None, 7) == entries[0] + entries[1]
