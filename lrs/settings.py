@@ -83,8 +83,8 @@ class Settings(BaseSettings):
     analytics_indicator_markers: list[str] = ["urn:x-lrs:indicator"]
     # Views flag an estimate (mastery, a rate, a mean) resting on fewer observations.
     analytics_min_observations: int = 5
-    # How often each worker looks for queued statements to fold into the learner models
-    # when the queue was empty (a view folds what is queued for its tenants itself).
+    # How often each worker folds the statements queued for the learner models (what was
+    # queued when its drain began; a view folds what is queued for its tenants itself).
     analytics_poll_seconds: float = Field(default=0.25, gt=0)
     # How long a view folds what is queued for its tenants before it answers; what is still
     # queued then, it answers without and counts (`"pending"`). Below the request deadline.
