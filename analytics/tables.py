@@ -9,6 +9,12 @@ from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Te
 from analytics.totals import FIELDS
 from lrs.db import BigIntPK, UTCDateTime, metadata
 
+# Models are rewritten as statements arrive, never their keys: room left on each page lets
+# PostgreSQL write a row's new version beside the old without new index entries (a HOT
+# update). 300 upserts of stored models: 4.0 ms and 1,600 buffers at 70 against 6.5 ms and
+# 3,800 at the default 100 (EXPLAIN ANALYZE after VACUUM FULL, 58,000 models).
+UPDATED_IN_PLACE = {"fillfactor": 70}
+
 # The new statements of each stored batch, written in the batch's own transaction and
 # deleted in the transaction that folds them in: a statement is folded once, never lost.
 analytics_queue = Table(
@@ -84,6 +90,7 @@ analytics_states = Table(
     Column("reviews", Integer, nullable=False),
     # With the learner: a key's lookup is exact whichever index the planner takes.
     Index("ix_analytics_states_activity", "tenant_id", "activity_id", "learner"),
+    postgresql_with=UPDATED_IN_PLACE,
 )
 
 # Mastery (BKT) parameters `lrs analytics fit` learned for a skill; skill "" is the
@@ -126,4 +133,5 @@ analytics_totals = Table(
         Column(name, Float if name in ("seconds", "mastery_sum") else Integer, nullable=False)
         for name in FIELDS
     ),
+    postgresql_with=UPDATED_IN_PLACE,
 )
