@@ -20,7 +20,6 @@ from sqlalchemy import (
     TextualSelect,
     Uuid,
     and_,
-    any_,
     bindparam,
     case,
     cast,
@@ -172,7 +171,7 @@ async def with_evidence(
         params = {"tenant_id": tenant_id, "ids": list(statement_ids)}
         return set(await session.scalars(_WITH_EVIDENCE, params))
     found: set[uuid.UUID] = set()
-    for among in _among_statements(session, statement_ids):
+    for among in _among_statements(statement_ids):
         query = select(analytics_evidence.c.statement_id).where(
             analytics_evidence.c.tenant_id == tenant_id, among
         )
@@ -188,18 +187,11 @@ _WITH_EVIDENCE = text(
 ).columns(column("id", Uuid))
 
 
-def _among_statements(
-    session: AsyncSession, statement_ids: Collection[uuid.UUID]
-) -> list[ColumnElement[bool]]:
-    """Conditions that together choose the evidence of `statement_ids`: one array on
-    PostgreSQL, lists short enough for SQLite's parameter limit there."""
-    ids = sorted(statement_ids)
+def _among_statements(statement_ids: Collection[uuid.UUID]) -> list[ColumnElement[bool]]:
+    """SQLite: conditions that together choose the evidence of `statement_ids`, lists short
+    enough for its parameter limit."""
     column = analytics_evidence.c.statement_id
-    if not ids:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        return [column == any_(bindparam("statement_ids", ids, type_=postgresql.ARRAY(Uuid)))]
-    return [column.in_(chunk) for chunk in _chunks(ids)]
+    return [column.in_(chunk) for chunk in _chunks(sorted(statement_ids))]
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -233,8 +225,11 @@ async def retract_evidence(
     session: AsyncSession, tenant_id: int, statement_ids: Collection[uuid.UUID]
 ) -> set[Key]:
     """Deletes the evidence of voided statements; returns the models it was part of."""
+    if session.get_bind().dialect.name == "postgresql":
+        params = {"tenant_id": tenant_id, "ids": list(statement_ids)}
+        return {(row.learner, row.activity_id) for row in await session.execute(_RETRACT, params)}
     touched: set[Key] = set()
-    for among in _among_statements(session, statement_ids):
+    for among in _among_statements(statement_ids):
         result = await session.execute(
             delete(analytics_evidence)
             .where(analytics_evidence.c.tenant_id == tenant_id, among)
@@ -242,6 +237,17 @@ async def retract_evidence(
         )
         touched.update((row.learner, row.activity_id) for row in result)
     return touched
+
+
+# The rows found statement by statement (LATERAL, as _WITH_EVIDENCE), then deleted by their
+# row ids (a TID scan): `statement_id = ANY(...)` was open to a plan that reads all of the
+# tenant's evidence for every round with a voiding statement.
+_RETRACT = text(
+    "DELETE FROM analytics_evidence WHERE ctid = ANY(ARRAY("
+    "SELECT e.ctid FROM unnest(CAST(:ids AS uuid[])) AS k(id) CROSS JOIN LATERAL (SELECT ctid"
+    " FROM analytics_evidence WHERE tenant_id = :tenant_id AND statement_id = k.id OFFSET 0) e"
+    ")) RETURNING learner, activity_id"
+)
 
 
 async def expire_evidence(session: AsyncSession, tenant_id: int, cutoff: datetime) -> set[Key]:
