@@ -197,8 +197,8 @@ class Analytics:
         self,
         session: AsyncSession,
         tenant_id: int,
-        newest: int | None = None,
-        statements: int = ROUND_STATEMENTS,
+        newest: int | None,
+        statements: int,
     ) -> int:
         """One round: the tenant's oldest queue entries (up to `newest`, up to `statements`
         statements, at least one entry) folded in; the caller holds the tenant's lock.

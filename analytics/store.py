@@ -27,6 +27,7 @@ from sqlalchemy import (
     delete,
     false,
     func,
+    or_,
     select,
     text,
     tuple_,
@@ -110,11 +111,16 @@ async def take_queued(
     if newest is not None:
         chosen.append(c.id <= newest)
     size = _entry_size(session)
-    before = func.sum(size).over(order_by=c.id) - size  # statements in older entries
+    upto = func.sum(size).over(order_by=c.id)  # statements in this entry and older ones
     oldest = (
-        select(c.id, before.label("before")).where(*chosen).order_by(c.id).limit(statements)
+        select(c.id, upto.label("upto"), size.label("size"))
+        .where(*chosen)
+        .order_by(c.id)
+        .limit(statements)
     ).subquery()
-    taken = select(oldest.c.id).where(oldest.c.before < statements)
+    taken = select(oldest.c.id).where(
+        or_(oldest.c.upto <= statements, oldest.c.upto == oldest.c.size)  # or the first
+    )
     rows = await session.execute(
         delete(analytics_queue).where(c.id.in_(taken)).returning(c.id, c.statement_ids)
     )

@@ -9,14 +9,16 @@ from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Te
 from analytics.totals import FIELDS
 from lrs.db import BigIntPK, UTCDateTime, metadata
 
-# Models are rewritten as statements arrive, never their keys: room left on each page lets
-# PostgreSQL write a row's new version beside the old without new index entries (a HOT
-# update). 300 upserts of stored models: 4.0 ms and 1,600 buffers at 70 against 6.5 ms and
-# 3,800 at the default 100 (EXPLAIN ANALYZE after VACUUM FULL, 58,000 models).
+# Models are rewritten as statements arrive, their keys only by an erasure's pseudonym: room
+# left on each page lets PostgreSQL write a row's new version beside the old without new
+# index entries (a HOT update). 300 upserts of stored models: 4.0 ms and 1,600 buffers at 70
+# against 6.5 ms and 3,800 at the default 100 (EXPLAIN ANALYZE after VACUUM FULL, 58,000
+# models).
 UPDATED_IN_PLACE = {"fillfactor": 70}
 
-# The new statements of each stored batch, written in the batch's own transaction and
-# deleted in the transaction that folds them in: a statement is folded once, never lost.
+# The new statements of each stored batch, written by the statement write itself (a feed of
+# statements.service.StatementHooks) and deleted in the transaction that folds them in: a
+# statement is folded once, never lost.
 analytics_queue = Table(
     "analytics_queue",
     metadata,

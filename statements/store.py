@@ -260,7 +260,9 @@ async def _insert_postgresql(
     if definitions_of:
         values["defined_ids"] = list(definitions_of)
     write = _postgresql_write(
-        bool(attachment_rows), bool(definitions_of), tuple(feed.name for feed in feeds)
+        bool(attachment_rows),
+        bool(definitions_of),
+        tuple(session.get_bind().dialect.identifier_preparer.format_table(feed) for feed in feeds),
     )
     inserted = Inserted(set(), {})
     for statement_id, activity_id, definition in await session.execute(write, values):
@@ -339,8 +341,8 @@ _WRITE_ATTACHMENTS = """,
     )"""
 # A feed's row: the new statements' ids in the order of their seqs, when there are any.
 _WRITE_FEED = """,
-    feed_{name} AS (
-        INSERT INTO {name} (tenant_id, statement_ids)
+    feed_{number} AS (
+        INSERT INTO {table} (tenant_id, statement_ids)
         SELECT :tenant_id, CAST(json_agg(statement_id ORDER BY seq) AS text) FROM inserted
         HAVING count(*) > 0
     )"""
@@ -366,7 +368,7 @@ def _postgresql_write(attachments: bool, definitions: bool, feeds: tuple[str, ..
     return text(
         _WRITE_BATCH
         + (_WRITE_ATTACHMENTS if attachments else "")
-        + "".join(_WRITE_FEED.format(name=name) for name in feeds)
+        + "".join(_WRITE_FEED.format(number=n, table=table) for n, table in enumerate(feeds))
         + _WRITE_ANSWER
         + (_WRITE_DEFINITIONS if definitions else "")
     )

@@ -120,9 +120,14 @@ class TestWrite:
     ) -> None:
         """The write adds the entry itself (`StatementHooks.feeds`): statements already
         stored are left out of it (xAPI-Communication 2.1.2.s2), the rest keep their order."""
+        # Ids in the reverse of the order sent: an entry listed by id would differ.
+        names = {"amy": 4, "bob": 3, "cy": 1, "dee": 2}
         a, b, c, d = (
-            {**answer(name, True, f"2026-03-0{day}T09:00:00Z"), "id": str(uuid.uuid4())}
-            for day, name in enumerate(("amy", "bob", "cy", "dee"), start=1)
+            {
+                **answer(name, True, f"2026-03-0{day}T09:00:00Z"),
+                "id": f"{number:08x}-0000-4000-8000-000000000000",
+            }
+            for day, (name, number) in enumerate(names.items(), start=1)
         )
         await post(reporter, [a, b])
         await post(reporter, [d, a, c])
@@ -134,6 +139,21 @@ class TestWrite:
                 [a["id"], b["id"]],
                 [d["id"], c["id"]],
             ]
+
+    async def test_a_batch_refused_after_its_rows_were_written_queues_nothing(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        """xAPI-Communication 2.1.2: a statement id stored with other content is a 409 for
+        the whole batch, found after the write (and its queue entry) went in: both roll back."""
+        stored = {**answer("amy", True, "2026-03-01T09:00:00Z"), "id": str(uuid.uuid4())}
+        await post(reporter, [stored])
+        other = {**answer("bob", False, "2026-03-02T09:00:00Z"), "id": str(uuid.uuid4())}
+        changed = {**stored, "result": {"success": False}}
+        response = await reporter.post("/xapi/statements", json=[other, changed])
+        assert response.status_code == 409
+        assert await queued(app) == 1
+        response = await reporter.get("/xapi/statements", params={"statementId": other["id"]})
+        assert response.status_code == 404
 
     async def test_a_view_answers_for_every_statement_stored_before_it(
         self, app: FastAPI, reporter: httpx.AsyncClient
@@ -221,6 +241,9 @@ class TestExactlyOnce:
             for statement_ids in entries:
                 await queue(session, 1, statement_ids)
             await session.commit()
+        async with app.state.sessionmaker() as session:
+            assert await store.take_queued(session, 1, None, 5) == entries[0]  # 3 + 4 > 5
+            await session.rollback()
         async with app.state.sessionmaker() as session:
             assert await store.take_queued(session, 1, None, 7) == entries[0] + entries[1]
             assert await store.take_queued(session, 1, None, 2) == entries[2]  # one, if bigger
