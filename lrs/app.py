@@ -74,13 +74,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, settings.request_timeout_seconds)
+        pool = (settings.database_pool_size, settings.database_max_overflow)
+        engine = create_engine(settings.database_url, settings.request_timeout_seconds, *pool)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         read_engine = engine
         if settings.read_database_url:
             read_engine = create_engine(
-                settings.read_database_url, settings.request_timeout_seconds
+                settings.read_database_url, settings.request_timeout_seconds, *pool
             )
         app.state.read_engine = read_engine
         app.state.read_sessionmaker = create_sessionmaker(read_engine)

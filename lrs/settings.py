@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # statement, Activity and Agent queries read from. Writes, documents and credentials
     # always use database_url.
     read_database_url: str | None = None
+    # PostgreSQL connections each serve worker keeps open, and how many more it may open in a
+    # burst (closed again as they come back while the pool is full). A request holds one.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
     # Where this LRS is reached from outside; the homePage of credential authorities.
     public_url: str = "http://localhost:8000"
     # Created at start-up on the default tenant when no credential has this key: every xAPI
