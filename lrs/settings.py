@@ -11,6 +11,8 @@ from lrs.versions import XAPIVersion
 
 DEMO_KEY = "demo"
 DEMO_SECRET = "demo-secret"  # noqa: S105 - development-only default, refused in production
+# PostgreSQL connections a process keeps open, and how many more it may open in a burst.
+POOL_SIZE, MAX_OVERFLOW = 20, 10
 DEV_TOKEN_SECRET = "development-token-secret-change-me"  # noqa: S105 - refused in production
 
 
@@ -25,8 +27,8 @@ class Settings(BaseSettings):
     read_database_url: str | None = None
     # PostgreSQL connections each serve worker keeps open, and how many more it may open in a
     # burst (closed again as they come back while the pool is full). A request holds one.
-    database_pool_size: int = Field(default=20, ge=1)
-    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_size: int = Field(default=POOL_SIZE, ge=1)
+    database_max_overflow: int = Field(default=MAX_OVERFLOW, ge=0)
     # Where this LRS is reached from outside; the homePage of credential authorities.
     public_url: str = "http://localhost:8000"
     # Created at start-up on the default tenant when no credential has this key: every xAPI
