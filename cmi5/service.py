@@ -50,7 +50,7 @@ from lrs.middleware import utc_timestamp
 from lrs.settings import Settings
 from lrs.versions import XAPIVersion
 from statements import service as statements
-from statements.service import StatementHooks
+from statements.service import AfterStore, StatementHooks
 from statements.validation import agent_ifi, validate_agent
 
 SAMPLE_COURSE_ID = "https://lrs.example.org/courses/workplace-safety"
@@ -114,7 +114,7 @@ class Cmi5:
 
     def install(self, document_hooks: DocumentHooks) -> None:
         self.statement_hooks.checks.append(self.check_statements)
-        self.statement_hooks.after_store.append(self.after_store)
+        self.statement_hooks.after_store.append(AfterStore(self.after_store, self.is_au_session))
         document_hooks.checks.append(self.check_document)
 
     # Identifiers
@@ -770,12 +770,16 @@ class Cmi5:
                 where = f"{path}[{index}]" if len(batch) > 1 else path
                 rules.check_statement(view, statement, where)
 
+    @staticmethod
+    def is_au_session(principal: Principal) -> bool:
+        return Scope.CMI5_SESSION in principal.scopes
+
     async def after_store(
         self, session: AsyncSession, principal: Principal, batch: Sequence[dict[str, Any]]
     ) -> None:
         """Applies an AU's accepted statements to its session and registration; a completed
         or passed may satisfy the AU, its blocks and the course."""
-        if Scope.CMI5_SESSION not in principal.scopes or not batch:
+        if not self.is_au_session(principal) or not batch:
             return
         if principal.authority == self._lms_authority():
             return  # the LMS's own statements, written while handling the AU's

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import contextvars
 import importlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -130,15 +130,24 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 DEADLINE = contextvars.ContextVar[asyncio.Timeout | None]("deadline", default=None)
 
 
-async def commit(session: AsyncSession) -> None:
-    """Commits a request's transaction. From here its deadline no longer applies: a COMMIT
-    cut short could have reached the database, and the request answered 503 all the same.
-    A request whose deadline passed before does not commit."""
+def lift_deadline() -> Callable[[], None]:
+    """From here the request's deadline no longer applies: what follows commits, and a COMMIT
+    cut short could have reached the database while the request answered 503. A request
+    whose deadline passed before commits nothing. Returns what puts the deadline back, for a
+    write that turned out not to commit."""
     deadline = DEADLINE.get()
-    if deadline is not None:
-        if deadline.expired():
-            raise asyncio.CancelledError
-        deadline.reschedule(None)
+    if deadline is None:
+        return lambda: None
+    if deadline.expired():
+        raise asyncio.CancelledError
+    due = deadline.when()
+    deadline.reschedule(None)
+    return lambda: deadline.reschedule(due)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commits a request's transaction, past its deadline (`lift_deadline`)."""
+    lift_deadline()
     await session.commit()
 
 

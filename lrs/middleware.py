@@ -116,7 +116,7 @@ class RequestMiddleware:
         deadline = asyncio.timeout(self.timeout or None)
         try:
             async with deadline:
-                DEADLINE.set(deadline)  # lrs.db.commit lifts it
+                DEADLINE.set(deadline)  # lrs.db.lift_deadline lifts it
                 await self.app(scope, receive_tracked, send_tracked)
         except Exception as failure:
             if isinstance(failure, TimeoutError) and deadline.expired():

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from statements.validation import COMPONENT_LISTS
+
 _IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
-_COMPONENT_LISTS = ("choices", "scale", "source", "target", "steps")
 
 Definitions = Mapping[str, Mapping[str, Any]]
 
@@ -106,7 +107,7 @@ def _canonical_definition(definition: Mapping[str, Any], preferred: list[str]) -
     for name in ("name", "description"):
         if name in definition:
             result[name] = pick_language(definition[name], preferred)
-    for name in _COMPONENT_LISTS:
+    for name in COMPONENT_LISTS:
         if name in definition:
             result[name] = [
                 {**c, "description": pick_language(c["description"], preferred)}

@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from statements.validation import agent_ifi
+from statements.validation import COMPONENT_LISTS, agent_ifi
 
 Statement = Mapping[str, Any]
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
 _LANGUAGE_MAPS = ("name", "description")
-_COMPONENT_LISTS = ("choices", "scale", "source", "target", "steps")
 
 
 def is_voiding(statement: Statement) -> bool:
@@ -120,7 +119,7 @@ def merge_definition(known: Mapping[str, Any], incoming: Mapping[str, Any]) -> d
     for name, value in incoming.items():
         if name in _LANGUAGE_MAPS or name == "extensions":
             merged[name] = {**known.get(name, {}), **value}
-        elif name in _COMPONENT_LISTS:
+        elif name in COMPONENT_LISTS:
             merged[name] = _merge_components(known.get(name, []), value)
         else:
             merged[name] = value

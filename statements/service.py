@@ -42,7 +42,7 @@ from statements.indexing import (
 from statements.models import Cursor, StatementQuery, encode_more
 from statements.signature import verify_signed_statements
 from statements.store import StatementRow, StoredStatement
-from statements.validation import agent_ifi, parse_json, validate_statements
+from statements.validation import COMPONENT_LISTS, agent_ifi, parse_json, validate_statements
 
 Statement = dict[str, Any]
 # Statements deleted per round by retention, bounding the memory one round needs.
@@ -55,6 +55,20 @@ ErasureHook = Callable[[AsyncSession, Sequence[int], str, str | None], Awaitable
 ExpiryHook = Callable[[AsyncSession, int, datetime], Awaitable[None]]
 # Further Agent objects known to name the same person as an IFI key (a learner directory).
 IdentityLookup = Callable[[AsyncSession, Principal, str], Awaitable[list[dict[str, Any]]]]
+
+
+def _everyone(_principal: Principal) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class AfterStore:
+    """An after-store hook, and whose writes it acts on (everyone's unless it says): a single
+    statement no hook acts on may be written in one round trip, with no transaction around
+    it for a hook to run in (`store.insert_alone`)."""
+
+    run: StatementHook
+    acts_for: Callable[[Principal], bool] = _everyone
 
 
 @dataclass
@@ -80,7 +94,7 @@ class StatementHooks:
       moment, so records made from them go too."""
 
     checks: list[StatementHook] = field(default_factory=list)
-    after_store: list[StatementHook] = field(default_factory=list)
+    after_store: list[AfterStore] = field(default_factory=list)
     feeds: list[Table] = field(default_factory=list)
     identities: list[IdentityLookup] = field(default_factory=list)
     erasures: list[ErasureHook] = field(default_factory=list)
@@ -148,7 +162,7 @@ async def store_statements(
 
     for check in hooks.checks:
         await check(session, principal, received)
-    return await _write(session, principal, version, hooks, received, matched)
+    return await _write(session, principal, version, hooks, received, matched, alone=True)
 
 
 async def record_statements(
@@ -162,7 +176,7 @@ async def record_statements(
     request's transaction: validated and stored like a client's, then the after-store hooks;
     the checks, which police clients, do not run."""
     received = validate_statements(list(statements), version)
-    return await _write(session, principal, version, hooks, received, {})
+    return await _write(session, principal, version, hooks, received, {}, alone=False)
 
 
 async def _write(
@@ -172,11 +186,29 @@ async def _write(
     hooks: StatementHooks,
     received: Sequence[Statement],
     matched: Mapping[str, AttachmentPart],
+    *,
+    alone: bool,
 ) -> list[str]:
+    """`alone`: a single statement may be written by itself (`store.insert_alone`); not one a
+    domain records among writes of its own, which need the same transaction."""
     stored_at = datetime.now(UTC)
     prepared = [prepare_for_storage(s, principal, version, stored_at) for s in received]
     rows = [storage_row(s, stored_at) for s in prepared]
     may_define = principal.has_any(Scope.DEFINE)
+    if (
+        alone
+        and len(rows) == 1
+        and not rows[0].is_voiding
+        and not matched
+        and not any(hook.acts_for(principal) for hook in hooks.after_store)
+        and not _has_components(prepared[0])
+    ):
+        definitions = {key: _dumps(d) for key, d in _carried_definitions(prepared).items()}
+        if await store.insert_alone(
+            session, principal.tenant_id, principal.credential_id, rows[0], definitions,
+            may_define, hooks.feeds,
+        ):  # fmt: skip
+            return [prepared[0]["id"]]
     inserted = await store.insert_statements(
         session,
         principal.tenant_id,
@@ -199,8 +231,8 @@ async def _write(
         ((part.sha2, part.content_type, part.data) for part in matched.values()),
     )
     if new_statements:  # a batch sent again stores nothing new: nothing to tell
-        for after_store in hooks.after_store:
-            await after_store(session, principal, new_statements)
+        for hook in hooks.after_store:
+            await hook.run(session, principal, new_statements)
     return [s["id"] for s in prepared]
 
 
@@ -317,6 +349,27 @@ def _defined_activity_ids(statements: Iterable[Statement]) -> set[str]:
     }
 
 
+def _carried_definitions(statements: Iterable[Statement]) -> dict[str, dict[str, Any]]:
+    """By Activity id, what the statements define of it, merged in their order."""
+    incoming: dict[str, dict[str, Any]] = {}
+    for statement in statements:
+        for activity in carried_activities(statement):
+            if "definition" in activity:
+                incoming[activity["id"]] = merge_definition(
+                    incoming.get(activity["id"], {}), activity["definition"]
+                )
+    return incoming
+
+
+def _has_components(statement: Statement) -> bool:
+    """Whether a definition the statement carries lists interaction components."""
+    return any(
+        name in activity.get("definition", {})
+        for activity in carried_activities(statement)
+        for name in COMPONENT_LISTS
+    )
+
+
 async def _update_definitions(
     session: AsyncSession,
     tenant_id: int,
@@ -327,13 +380,7 @@ async def _update_definitions(
     """Canonical Activity definitions. Only a credential with `define` may change what is
     known (`known`: the stored definitions of the Activities the statements define); others
     only introduce Activities not seen before (xAPI-Communication 4.2 table 1)."""
-    incoming: dict[str, dict[str, Any]] = {}
-    for statement in new_statements:
-        for activity in carried_activities(statement):
-            if "definition" in activity:
-                incoming[activity["id"]] = merge_definition(
-                    incoming.get(activity["id"], {}), activity["definition"]
-                )
+    incoming = _carried_definitions(new_statements)
     if not incoming:
         return
     if may_define:

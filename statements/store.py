@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lrs.db import dialect_insert, write_records
+from lrs.db import dialect_insert, lift_deadline, write_records
 from statements.models import Cursor, StatementFilter
 from statements.tables import (
     activities,
@@ -230,7 +230,30 @@ async def _insert_postgresql(
     definitions_of: Collection[str],
     feeds: Sequence[Table],
 ) -> Inserted:
-    # Index rows name their statement by its position in the batch until it has a seq.
+    values = _write_values(tenant_id, credential_id, rows, voided_here, pending)
+    if definitions_of:
+        values["defined_ids"] = list(definitions_of)
+    write = _postgresql_write(
+        "attachment_positions" in values, bool(definitions_of), _feed_names(session, feeds)
+    )
+    inserted = Inserted(set(), {})
+    for statement_id, activity_id, definition in await session.execute(write, values):
+        if statement_id is not None:
+            inserted.new_ids.add(statement_id)
+        else:
+            inserted.definitions[activity_id] = definition
+    return inserted
+
+
+def _write_values(
+    tenant_id: int,
+    credential_id: int,
+    rows: Sequence[StatementRow],
+    voided_here: set[uuid.UUID],
+    pending: Sequence[uuid.UUID],
+) -> dict[str, Any]:
+    """The parameters of a PostgreSQL write (`_WRITE_BATCH`): the batch as arrays, its index
+    rows naming their statement by its position in the batch until it has a seq."""
     positioned = index_records((tenant_id, position, row) for position, row in enumerate(rows, 1))
     agent_rows = positioned[statement_agents]
     activity_rows = positioned[statement_activities]
@@ -257,20 +280,46 @@ async def _insert_postgresql(
     if attachment_rows:
         values["attachment_positions"] = [record[0] for record in attachment_rows]
         values["attachment_sha2s"] = [record[1] for record in attachment_rows]
-    if definitions_of:
-        values["defined_ids"] = list(definitions_of)
-    write = _postgresql_write(
-        bool(attachment_rows),
-        bool(definitions_of),
-        tuple(session.get_bind().dialect.identifier_preparer.format_table(feed) for feed in feeds),
-    )
-    inserted = Inserted(set(), {})
-    for statement_id, activity_id, definition in await session.execute(write, values):
-        if statement_id is not None:
-            inserted.new_ids.add(statement_id)
-        else:
-            inserted.definitions[activity_id] = definition
-    return inserted
+    return values
+
+
+def _feed_names(session: AsyncSession, feeds: Sequence[Table]) -> tuple[str, ...]:
+    return tuple(session.get_bind().dialect.identifier_preparer.format_table(f) for f in feeds)
+
+
+async def insert_alone(
+    session: AsyncSession,
+    tenant_id: int,
+    credential_id: int,
+    row: StatementRow,
+    definitions: Mapping[str, str],
+    may_define: bool,
+    feeds: Sequence[Table] = (),
+) -> bool:
+    """PostgreSQL, a session with no transaction begun: one new statement that voids nothing
+    written by a single SQL statement that commits by itself (no BEGIN, no COMMIT: one round
+    trip instead of three), with its index rows, its feeds' row and the Activities it
+    introduces (`definitions`: its canonical definitions as JSON text by Activity id).
+    Returns False, having written nothing, when its id is stored already or, with
+    `may_define`, one of its definitions would change a stored one; or on SQLite, or with a
+    transaction begun. The caller then writes it in the request's transaction (which
+    compares a re-sent statement, and merges definitions)."""
+    if session.get_bind().dialect.name != "postgresql" or session.in_transaction():
+        return False
+    values = _write_values(tenant_id, credential_id, [row], set(), [])
+    values |= {
+        "defined_ids": list(definitions),
+        "definitions": list(definitions.values()),
+        "may_define": may_define,
+    }
+    write = _postgresql_write_alone("attachment_positions" in values, _feed_names(session, feeds))
+    restore_deadline = lift_deadline()  # the write commits
+    connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    if (await connection.execute(write, values)).first() is not None:
+        return True
+    restore_deadline()
+    await session.rollback()  # the connection goes: the caller's writes get a transaction
+    return False
 
 
 # One round trip for a whole batch on PostgreSQL: the batch travels as arrays (one parameter
@@ -287,7 +336,7 @@ _WRITE_BATCH = """
             CAST(:voided AS boolean[]), CAST(:payloads AS text[])
         ) WITH ORDINALITY AS b(statement_id, stored, verb_id, registration, object_ref,
                                is_voiding, voided, payload, position)
-    ),
+    ){checks},
     registered AS (
         INSERT INTO statement_ids (tenant_id, statement_id, stored, pending)
         SELECT :tenant_id, i.statement_id, i.stored, i.pending FROM (
@@ -295,7 +344,7 @@ _WRITE_BATCH = """
             UNION ALL
             SELECT t.statement_id, (SELECT max(b.stored) FROM batch b), true
             FROM unnest(CAST(:pending_ids AS uuid[])) AS t(statement_id)
-        ) i
+        ) i{proceed}
         ORDER BY i.statement_id
         ON CONFLICT (tenant_id, statement_id) DO UPDATE
             SET stored = GREATEST(statement_ids.stored, EXCLUDED.stored),
@@ -361,16 +410,72 @@ _WRITE_DEFINITIONS = """
     ) d"""
 
 
+# A statement written alone (`insert_alone`) proceeds only when the definitions it carries
+# change nothing stored (what `merge_definition` would keep as it is: each language of a
+# language map or extension, and every other property, equal), or when it may not change
+# them; every CTE sees the same snapshot, so this is decided before anything is written.
+# Component lists (interactions) are not compared here: such a statement is not sent alone.
+_WRITE_ALONE_CHECKS = """,
+    defined AS (
+        SELECT d.activity_id, d.definition, CAST(d.definition AS jsonb) AS incoming,
+               CAST(s.definition AS jsonb) AS known
+        FROM unnest(CAST(:defined_ids AS text[]), CAST(:definitions AS text[]))
+            AS d(activity_id, definition)
+        LEFT JOIN LATERAL (
+            SELECT definition FROM activities
+            WHERE tenant_id = :tenant_id AND activity_id = d.activity_id OFFSET 0
+        ) s ON true
+    ),
+    unchanged AS (
+        SELECT NOT :may_define OR NOT EXISTS (
+            SELECT 1 FROM defined d, jsonb_each(d.incoming) AS p(name, value)
+            WHERE d.known IS NOT NULL AND CASE
+                WHEN p.name IN ('name', 'description', 'extensions') THEN EXISTS (
+                    SELECT 1 FROM jsonb_each(p.value) AS m(key, value)
+                    WHERE d.known -> p.name -> m.key IS DISTINCT FROM m.value)
+                ELSE d.known -> p.name IS DISTINCT FROM p.value
+            END
+        ) AS proceed
+    )"""
+_WRITE_ALONE_PROCEED = """
+        WHERE (SELECT proceed FROM unchanged)"""
+# The Activities the statement introduces, as the usual write would add them.
+_WRITE_ALONE_ACTIVITIES = """,
+    introduced AS (
+        INSERT INTO activities (tenant_id, activity_id, definition)
+        SELECT :tenant_id, d.activity_id, d.definition FROM defined d
+        WHERE d.known IS NULL AND EXISTS (SELECT 1 FROM inserted)
+        ORDER BY d.activity_id
+        ON CONFLICT (tenant_id, activity_id) DO NOTHING
+    )"""
+
+
+def _write_parts(attachments: bool, feeds: tuple[str, ...]) -> str:
+    return (_WRITE_ATTACHMENTS if attachments else "") + "".join(
+        _WRITE_FEED.format(number=n, table=table) for n, table in enumerate(feeds)
+    )
+
+
 @functools.lru_cache(maxsize=8)
 def _postgresql_write(attachments: bool, definitions: bool, feeds: tuple[str, ...]) -> TextClause:
     """The write for a batch with (or without) attachments and Activity definitions to look
     up, and its feeds' rows; the answer lists the new ids, then the stored definitions."""
     return text(
-        _WRITE_BATCH
-        + (_WRITE_ATTACHMENTS if attachments else "")
-        + "".join(_WRITE_FEED.format(number=n, table=table) for n, table in enumerate(feeds))
+        _WRITE_BATCH.format(checks="", proceed="")
+        + _write_parts(attachments, feeds)
         + _WRITE_ANSWER
         + (_WRITE_DEFINITIONS if definitions else "")
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _postgresql_write_alone(attachments: bool, feeds: tuple[str, ...]) -> TextClause:
+    """`insert_alone`'s write; the answer is the statement's id when it was written."""
+    return text(
+        _WRITE_BATCH.format(checks=_WRITE_ALONE_CHECKS, proceed=_WRITE_ALONE_PROCEED)
+        + _write_parts(attachments, feeds)
+        + _WRITE_ALONE_ACTIVITIES
+        + _WRITE_ANSWER
     )
 
 

@@ -601,8 +601,9 @@ _INTERACTION_TYPES = frozenset(
         "other",
     }
 )
-_COMPONENT_LISTS = ("choices", "scale", "source", "target", "steps")
-_INTERACTION_FIELDS = ("correctResponsesPattern", *_COMPONENT_LISTS)
+# The interaction component lists of an Activity definition (xAPI-Data 2.4.4.1.1).
+COMPONENT_LISTS = ("choices", "scale", "source", "target", "steps")
+_INTERACTION_FIELDS = ("correctResponsesPattern", *COMPONENT_LISTS)
 _DEFINITION_KEYS = frozenset(
     {
         "name",
@@ -669,7 +670,7 @@ def _definition(value: Any, path: str) -> None:
             _array(definition["correctResponsesPattern"], patterns_path)
         ):
             _string(pattern, f"{patterns_path}[{index}]")
-    for key in _COMPONENT_LISTS:
+    for key in COMPONENT_LISTS:
         if key in definition:
             _components(definition[key], f"{path}.{key}")
 

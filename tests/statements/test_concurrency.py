@@ -54,6 +54,10 @@ async def test_target_and_voiding_statement_written_at_once(
     void = voiding(target["id"])
     first, second = (target, void) if target_first else (void, target)
     async with app.state.sessionmaker() as one, app.state.sessionmaker() as two:
+        # Transactions begun (as after a domain's read), so that neither statement is
+        # written alone and committed at once (store.insert_alone): the two overlap.
+        await one.connection()
+        await two.connection()
         await _store(one, app, principal, first)
 
         async def write_second() -> None:

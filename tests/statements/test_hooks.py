@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import Principal
 from lrs.errors import BadRequest
+from statements.service import AfterStore
 from tests.factories import statement, voiding, with_id
 
 
@@ -43,7 +44,7 @@ async def test_after_store_sees_only_new_statements_in_the_transaction(
         assert session.in_transaction()
         seen.extend(s["id"] for s in statements)
 
-    app.state.statement_hooks.after_store.append(record)
+    app.state.statement_hooks.after_store.append(AfterStore(record))
     first = with_id()
     await client.post("/xapi/statements", json=first)
     second = with_id()
@@ -61,7 +62,7 @@ async def test_a_batch_with_nothing_new_calls_no_after_store_hook(
     ) -> None:
         calls.append(len(statements))
 
-    app.state.statement_hooks.after_store.append(record)
+    app.state.statement_hooks.after_store.append(AfterStore(record))
     batch = [with_id(), with_id()]
     await client.post("/xapi/statements", json=batch)
     assert (await client.post("/xapi/statements", json=batch)).status_code == 200
@@ -82,7 +83,7 @@ async def test_a_failing_after_store_hook_leaves_no_row_behind(
     ) -> None:
         raise BadRequest("refused after storing", "statement")
 
-    app.state.statement_hooks.after_store.append(fail)
+    app.state.statement_hooks.after_store.append(AfterStore(fail))
     batch = [
         with_id(object={"id": "http://example.com/new-activity", "definition": {"type": "x:t"}}),
         voiding(target["id"]),

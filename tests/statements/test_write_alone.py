@@ -1,0 +1,178 @@
+"""A single statement written alone (store.insert_alone): on PostgreSQL one SQL statement
+that commits by itself; anything it cannot settle (a re-sent id, a definition that changes
+a stored one, components to merge, voiding) is left to the request's transaction, which
+ends exactly as it would have without it. SQLite always writes in the transaction."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth.models import Principal, Scope
+from lrs.errors import Conflict
+from lrs.versions import XAPIVersion
+from statements import service
+from statements.tables import activities, statements
+from tests.conftest import make_credential, principal_of
+from tests.factories import ACTIVITY, activity, voiding, with_id
+
+LESSON: dict[str, Any] = {
+    "name": {"en-US": "Lesson"},
+    "type": "http://adlnet.gov/expapi/activities/lesson",
+}
+
+
+async def _principal(app: FastAPI, scopes: list[Scope]) -> Principal:
+    authorization, _ = await make_credential(app, scopes)
+    return await principal_of(app, authorization)
+
+
+async def _store(session: AsyncSession, app: FastAPI, principal: Principal, body: Any) -> None:
+    await service.store_statements(
+        session,
+        principal,
+        XAPIVersion.V2,
+        app.state.statement_hooks,
+        content_type="application/json",
+        body=json.dumps(body).encode(),
+        max_batch=1000,
+        max_attachment_bytes=1024,
+    )
+
+
+async def _stored(app: FastAPI) -> int:
+    """Statements another session sees: committed ones."""
+    async with app.state.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(statements)) or 0)
+
+
+async def _definition(app: FastAPI, activity_id: str = ACTIVITY) -> Any:
+    async with app.state.sessionmaker() as session:
+        text = await session.scalar(
+            select(activities.c.definition).where(activities.c.activity_id == activity_id)
+        )
+    return None if text is None else json.loads(text)
+
+
+async def _written_alone(app: FastAPI, principal: Principal, body: Any) -> bool:
+    """Stores `body` in a request's session and tells whether it was committed before the
+    request's commit (written alone); commits after."""
+    before = await _stored(app)
+    async with app.state.sessionmaker() as session:
+        await _store(session, app, principal, body)
+        alone = await _stored(app) > before
+        await session.commit()
+    assert await _stored(app) > before
+    return alone
+
+
+def _on_postgresql(app: FastAPI) -> bool:
+    return bool(app.state.engine.dialect.name == "postgresql")
+
+
+async def test_a_new_statement_is_written_alone_on_postgresql(app: FastAPI) -> None:
+    """Communication 2.1.2: the statement is stored, with the Activity it introduces
+    (Communication 2.5), before any COMMIT of the request on PostgreSQL."""
+    principal = await _principal(app, [Scope.ALL])
+    body = with_id(object=activity(**LESSON))
+    assert await _written_alone(app, principal, body) == _on_postgresql(app)
+    assert await _definition(app) == LESSON
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        {"name": {"en-US": "Lesson"}},  # part of what is known
+        {"name": {"en-US": "Lesson"}, "type": "http://adlnet.gov/expapi/activities/lesson"},
+    ],
+)
+async def test_a_definition_that_changes_nothing_goes_alone(
+    app: FastAPI, sent: dict[str, Any]
+) -> None:
+    principal = await _principal(app, [Scope.ALL])
+    known: dict[str, Any] = {**LESSON, "description": {"en-US": "About it"}}
+    await _written_alone(app, principal, with_id(object=activity(**known)))
+    assert await _written_alone(app, principal, with_id(object=activity(**sent))) == (
+        _on_postgresql(app)
+    )
+    assert await _definition(app) == known
+
+
+@pytest.mark.parametrize(
+    ("sent", "merged"),
+    [
+        ({"name": {"de-DE": "Lektion"}}, {"name": {"en-US": "Lesson", "de-DE": "Lektion"}}),
+        ({"name": {"en-US": "Lesson 2"}}, {"name": {"en-US": "Lesson 2"}}),
+        ({"type": "http://adlnet.gov/expapi/activities/module"}, {}),
+        ({"moreInfo": "https://example.com/lesson"}, {}),
+        ({"extensions": {"https://example.com/x": {"a": [1, 2]}}}, {}),
+    ],
+)
+async def test_a_definition_that_changes_a_stored_one_is_merged_in_the_transaction(
+    app: FastAPI, sent: dict[str, Any], merged: dict[str, Any]
+) -> None:
+    """Communication 2.5: the canonical definition takes what is new; the write that changes
+    it is the request's transaction, as every write was before."""
+    principal = await _principal(app, [Scope.ALL])
+    known: dict[str, Any] = {**LESSON, "extensions": {"https://example.com/x": {"a": [1]}}}
+    await _written_alone(app, principal, with_id(object=activity(**known)))
+    assert not await _written_alone(app, principal, with_id(object=activity(**sent)))
+    assert await _definition(app) == {**known, **sent, **merged}
+
+
+async def test_without_define_a_changed_definition_goes_alone_and_changes_nothing(
+    app: FastAPI,
+) -> None:
+    """Communication 4.2 table 1: without `define` a statement only introduces Activities."""
+    principal = await _principal(app, [Scope.STATEMENTS_WRITE, Scope.STATEMENTS_READ])
+    await _written_alone(app, principal, with_id(object=activity(**LESSON)))
+    changed = with_id(object=activity(name={"en-US": "Renamed"}))
+    assert await _written_alone(app, principal, changed) == _on_postgresql(app)
+    assert await _definition(app) == LESSON
+
+
+async def test_interaction_components_are_merged_in_the_transaction(app: FastAPI) -> None:
+    principal = await _principal(app, [Scope.ALL])
+    choices: dict[str, Any] = {
+        "interactionType": "choice",
+        "choices": [{"id": "a", "description": {"en-US": "A"}}],
+    }
+    assert not await _written_alone(app, principal, with_id(object=activity(**choices)))
+    again: dict[str, Any] = {
+        **choices,
+        "choices": [{"id": "a", "description": {"de-DE": "A (de)"}}],
+    }
+    assert not await _written_alone(app, principal, with_id(object=activity(**again)))
+    assert (await _definition(app))["choices"] == [
+        {"id": "a", "description": {"en-US": "A", "de-DE": "A (de)"}}
+    ]
+
+
+async def test_a_voiding_statement_is_written_in_the_transaction(app: FastAPI) -> None:
+    principal = await _principal(app, [Scope.ALL])
+    target = with_id()
+    await _written_alone(app, principal, target)
+    assert not await _written_alone(app, principal, voiding(target["id"]))
+
+
+async def test_a_resent_statement_is_compared_in_the_transaction(app: FastAPI) -> None:
+    """Communication 2.1.1.s2.b2 / 2.1.2.s2.b5: the same statement again changes nothing;
+    other content under its id is a 409, and the request writes nothing."""
+    principal = await _principal(app, [Scope.ALL])
+    body = with_id(object=activity(**LESSON))
+    await _written_alone(app, principal, body)
+    async with app.state.sessionmaker() as session:
+        await _store(session, app, principal, body)
+        await session.commit()
+    assert await _stored(app) == 1
+    changed = {**body, "object": activity("http://example.com/activities/other", **LESSON)}
+    async with app.state.sessionmaker() as session:
+        with pytest.raises(Conflict):
+            await _store(session, app, principal, changed)
+    assert await _stored(app) == 1
+    assert await _definition(app, "http://example.com/activities/other") is None
