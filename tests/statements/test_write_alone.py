@@ -176,3 +176,16 @@ async def test_a_resent_statement_is_compared_in_the_transaction(app: FastAPI) -
             await _store(session, app, principal, changed)
     assert await _stored(app) == 1
     assert await _definition(app, "http://example.com/activities/other") is None
+
+
+async def test_a_connection_that_wrote_alone_is_transactional_again(app: FastAPI) -> None:
+    """One transaction per request, a rejected batch writing nothing (Communication
+    2.1.2.s2.b5), also on the pooled connection a statement was just written alone on."""
+    principal = await _principal(app, [Scope.ALL])
+    first = with_id()
+    await _written_alone(app, principal, first)
+    changed = {**first, "object": activity("http://example.com/activities/other")}
+    async with app.state.sessionmaker() as session:
+        with pytest.raises(Conflict):
+            await _store(session, app, principal, [with_id(), changed])
+    assert await _stored(app) == 1
