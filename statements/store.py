@@ -313,13 +313,16 @@ async def insert_alone(
         "may_define": may_define,
     }
     write = _postgresql_write_alone("attachment_positions" in values, _feed_names(session, feeds))
-    restore_deadline = lift_deadline()  # the write commits
     connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    if (await connection.execute(write, values)).first() is not None:
-        return True
-    restore_deadline()
-    await session.rollback()  # the connection goes: the caller's writes get a transaction
-    return False
+    # The write commits, so the deadline stops here, after the pool's wait; a wait for a
+    # row lock (its id or an Activity written concurrently) is bounded by statement_timeout.
+    restore_deadline = lift_deadline()
+    written = (await connection.execute(write, values)).first() is not None
+    if not written:
+        restore_deadline()
+    # The connection goes back either way: what the session writes next gets a transaction.
+    await (session.commit() if written else session.rollback())
+    return written
 
 
 # One round trip for a whole batch on PostgreSQL: the batch travels as arrays (one parameter
@@ -412,7 +415,8 @@ _WRITE_DEFINITIONS = """
 
 # A statement written alone (`insert_alone`) proceeds only when the definitions it carries
 # change nothing stored (what `merge_definition` would keep as it is: each language of a
-# language map or extension, and every other property, equal), or when it may not change
+# language map or extension, every other property, equal; a map the stored definition
+# lacks is a change, even an empty one), or when it may not change
 # them; every CTE sees the same snapshot, so this is decided before anything is written.
 # Component lists (interactions) are not compared here: such a statement is not sent alone.
 _WRITE_ALONE_CHECKS = """,
@@ -430,7 +434,8 @@ _WRITE_ALONE_CHECKS = """,
         SELECT NOT :may_define OR NOT EXISTS (
             SELECT 1 FROM defined d, jsonb_each(d.incoming) AS p(name, value)
             WHERE d.known IS NOT NULL AND CASE
-                WHEN p.name IN ('name', 'description', 'extensions') THEN EXISTS (
+                WHEN p.name IN ('name', 'description', 'extensions')
+                THEN d.known -> p.name IS NULL OR EXISTS (
                     SELECT 1 FROM jsonb_each(p.value) AS m(key, value)
                     WHERE d.known -> p.name -> m.key IS DISTINCT FROM m.value)
                 ELSE d.known -> p.name IS DISTINCT FROM p.value
@@ -439,14 +444,17 @@ _WRITE_ALONE_CHECKS = """,
     )"""
 _WRITE_ALONE_PROCEED = """
         WHERE (SELECT proceed FROM unchanged)"""
-# The Activities the statement introduces, as the usual write would add them.
+# The Activities the statement introduces, as the usual write would add them: one that a
+# concurrent write introduced meanwhile takes this definition when it may define (the later
+# writer's, as there), and stays as it is otherwise.
 _WRITE_ALONE_ACTIVITIES = """,
     introduced AS (
         INSERT INTO activities (tenant_id, activity_id, definition)
         SELECT :tenant_id, d.activity_id, d.definition FROM defined d
         WHERE d.known IS NULL AND EXISTS (SELECT 1 FROM inserted)
         ORDER BY d.activity_id
-        ON CONFLICT (tenant_id, activity_id) DO NOTHING
+        ON CONFLICT (tenant_id, activity_id) DO UPDATE SET definition = EXCLUDED.definition
+            WHERE :may_define
     )"""
 
 

@@ -5,6 +5,7 @@ ends exactly as it would have without it. SQLite always writes in the transactio
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -111,6 +112,7 @@ async def test_a_definition_that_changes_nothing_goes_alone(
         ({"type": "http://adlnet.gov/expapi/activities/module"}, {}),
         ({"moreInfo": "https://example.com/lesson"}, {}),
         ({"extensions": {"https://example.com/x": {"a": [1, 2]}}}, {}),
+        ({"description": {}}, {}),  # merging adds the empty map
     ],
 )
 async def test_a_definition_that_changes_a_stored_one_is_merged_in_the_transaction(
@@ -189,3 +191,25 @@ async def test_a_connection_that_wrote_alone_is_transactional_again(app: FastAPI
         with pytest.raises(Conflict):
             await _store(session, app, principal, [with_id(), changed])
     assert await _stored(app) == 1
+
+
+async def test_an_activity_introduced_concurrently_takes_the_later_definition(
+    app: FastAPI,
+) -> None:
+    """Communication 2.5: a statement introducing an Activity that a concurrent, not yet
+    committed request introduces too changes the definition as the later writer (or, where
+    it waited to read the other's, merges with it); the other's is not kept over it."""
+    principal = await _principal(app, [Scope.ALL])
+    async with app.state.sessionmaker() as one, app.state.sessionmaker() as two:
+        await one.connection()  # a transaction begun: this one is not written alone
+        await _store(one, app, principal, with_id(object=activity(name={"en-US": "One"})))
+        later = with_id(object=activity(name={"de-DE": "Zwei"}))
+        waiting = asyncio.create_task(_store(two, app, principal, later))
+        await asyncio.sleep(0.3)
+        await one.commit()
+        await waiting
+        await two.commit()
+    assert await _definition(app) in (
+        {"name": {"de-DE": "Zwei"}},
+        {"name": {"en-US": "One", "de-DE": "Zwei"}},
+    )
