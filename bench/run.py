@@ -51,6 +51,7 @@ QUERY_CLIENTS = (1, 4)
 TENANTS = ("bench-group", "bench-sub-1", "bench-sub-2")
 # Statement index ranges, so every phase sends statements no other phase sent.
 SINGLE_POST, SINGLE_PUT, LIMIT, CORPUS = 10_000_000, 20_000_000, 30_000_000, 40_000_000
+LIMIT_RUNS = 3
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,7 @@ async def ingest_with_models(
 ) -> dict[str, Any]:
     """Ingest, then the wait until the learner models hold every statement (their queue is
     drained while the batches come and after)."""
+    await checkpoint(engine)
     cpu = server.cpu_seconds()
     async with autovacuum_stand_in_while(engine):
         result = await ingest(server, Corpus(), writers, options)
@@ -256,6 +258,7 @@ async def ingest_without_models(backend: str, options: Options, stamp: str) -> d
     server = Server(url, options.port, options.workers, log, {"LRS_ANALYTICS_ENABLED": "false"})
     try:
         writers, _ = await make_writers(server, engine)
+        await checkpoint(engine)
         async with autovacuum_stand_in_while(engine):
             return await ingest(server, Corpus(), writers, options)
     finally:
@@ -285,28 +288,48 @@ async def singles(
     }
 
 
+async def checkpoint(engine: AsyncEngine) -> None:
+    """Dirty pages and the write-ahead log flushed before a timed write, so that no phase
+    pays for a checkpoint the one before it made due."""
+    async with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(text("CHECKPOINT"))
+        else:
+            await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
 async def database_limit(
     engine: AsyncEngine, corpus: Corpus, writers: list[Writer], count: int
 ) -> dict[str, Any]:
-    """The same rows the ingest phase made the service write, straight into the database."""
-    now = datetime.now(UTC)
-    chunks = [
-        rows_for(
-            corpus,
-            writers,
-            range(start, min(start + 10_000, LIMIT + count)),
-            [now] * min(10_000, LIMIT + count - start),
-        )
-        for start in range(LIMIT, LIMIT + count, 10_000)
-    ]
-    seq = await bulk.next_seq(engine)
+    """The same rows the ingest phase made the service write, straight into the database:
+    LIMIT_RUNS times (other statements each time), each after a checkpoint; the median
+    rate. One run alone measured 8,019 to 23,778 statements/s on PostgreSQL in one day."""
+    rates = []
     rows = 0
-    started = time.perf_counter()
-    for chunk in chunks:
-        rows += await bulk.write(engine, chunk, seq)
-        seq += len(chunk)
-    elapsed = time.perf_counter() - started
-    return {"statements": count, "rows": rows, "statements_per_second": count / elapsed}
+    for run in range(LIMIT_RUNS):
+        first, now = LIMIT + run * count, datetime.now(UTC)
+        chunks = [
+            rows_for(
+                corpus,
+                writers,
+                range(start, min(start + 10_000, first + count)),
+                [now] * min(10_000, first + count - start),
+            )
+            for start in range(first, first + count, 10_000)
+        ]
+        await checkpoint(engine)
+        seq = await bulk.next_seq(engine)
+        started = time.perf_counter()
+        for chunk in chunks:
+            rows += await bulk.write(engine, chunk, seq)
+            seq += len(chunk)
+        rates.append(count / (time.perf_counter() - started))
+    return {
+        "statements": count,
+        "rows": rows // LIMIT_RUNS,
+        "statements_per_second": statistics.median(rates),
+        "runs_statements_per_second": rates,
+    }
 
 
 async def fill(
@@ -518,9 +541,10 @@ def table(backend: str, r: dict[str, Any]) -> str:
     paging = r["paging"]
     rows += [
         (
-            "database limit (bulk rows)",
-            f"{r['limit']['statements_per_second']:,.0f} statements/s; "
-            f"ingest / limit = {r['ingest_to_limit']:.0%}",
+            f"database limit (bulk rows, median of {LIMIT_RUNS})",
+            f"{r['limit']['statements_per_second']:,.0f} statements/s ("
+            + ", ".join(f"{rate:,.0f}" for rate in r["limit"]["runs_statements_per_second"])
+            + f"); ingest / limit = {r['ingest_to_limit']:.0%}",
         ),
         ("single POST", rate(r["single"]["post"])),
         ("single PUT", rate(r["single"]["put"])),
