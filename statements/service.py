@@ -42,13 +42,7 @@ from statements.indexing import (
 from statements.models import Cursor, StatementQuery, encode_more
 from statements.signature import verify_signed_statements
 from statements.store import StatementRow, StoredStatement
-from statements.validation import (
-    COMPONENT_LISTS,
-    agent_ifi,
-    has_long_number,
-    parse_json,
-    validate_statements,
-)
+from statements.validation import COMPONENT_LISTS, agent_ifi, parse_json, validate_statements
 
 Statement = dict[str, Any]
 # Statements deleted per round by retention, bounding the memory one round needs.
@@ -115,10 +109,16 @@ def _dumps(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+# Every digit as "0", every other byte as " ": an integer past 64 bits, which orjson would
+# read as a float, shows as a run of 19 zeros or more. (Ten times faster than a regex.)
+_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
+
+
 def _loads(text: str) -> Any:
     """Stored JSON back: with orjson, several times faster, unless it may hold an integer
     that only the json module reads exactly."""
-    if has_long_number(text.encode()):
+    if _LONG_NUMBER in text.encode().translate(_DIGITS_AS_ZEROS):
         return json.loads(text)
     return orjson.loads(text)
 

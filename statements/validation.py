@@ -18,8 +18,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, NoReturn
 
-import orjson
-
 from lrs.errors import BadRequest
 from lrs.versions import XAPIVersion
 
@@ -212,41 +210,6 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> JSONObject:
     return result
 
 
-# Every digit as "0", every other byte as " ": an integer past 64 bits, which orjson would
-# read as a float, shows as a run of 19 zeros or more. (Ten times faster than a regex.)
-_DIGITS_AS_ZEROS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-_LONG_NUMBER = b"0" * 19
-
-
-def has_long_number(data: bytes) -> bool:
-    """Whether JSON `data` may hold a number that orjson reads inexactly (19 digits or more
-    in a row, in a string or not): the json module reads those."""
-    return _LONG_NUMBER in data.translate(_DIGITS_AS_ZEROS)
-
-
-_UNSURE = object()
-
-
-def _fast_loads(text: str) -> Any:
-    """`text` read by orjson, several times faster, when that gives what the strict reader
-    in `parse_json` would; else _UNSURE (also for anything orjson refuses). orjson keeps the
-    last of a repeated key without a word: a repeated key shows as fewer ':' in its compact
-    output than in the text, since a ':' inside a string is in both (unless the text escapes
-    one, which is left to the json module too)."""
-    if "\\u003a" in text or "\\u003A" in text:
-        return _UNSURE
-    data = text.encode()
-    if has_long_number(data):
-        return _UNSURE
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return _UNSURE
-    if orjson.dumps(value).count(b":") != data.count(b":"):
-        return _UNSURE
-    return value
-
-
 def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -262,9 +225,23 @@ def parse_json(raw: bytes | str, field: str) -> Any:
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    value = _fast_loads(text)
-    if value is _UNSURE:
-        value = _strict_loads(text, field)
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except _DuplicateKey as error:
+        raise BadRequest(
+            f"{field}: the property {error.key!r} appears more than once in one object "
+            "(Data 2.2.s2.b2)",
+            field=field,
+        ) from None
+    except json.JSONDecodeError as error:
+        raise BadRequest(
+            f"{field}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
+            field=field,
+        ) from None
+    except ValueError as error:  # NaN, Infinity, -Infinity
+        raise BadRequest(f"{field}: not valid JSON: {error}", field=field) from None
+    except RecursionError:
+        raise BadRequest(f"{field}: the JSON is nested too deeply", field=field) from None
     if "\\u0000" in text and (where := _nul_path(value, "")) is not None:
         # PostgreSQL text cannot hold U+0000; refused alike on both back ends.
         raise BadRequest(
@@ -282,26 +259,6 @@ def parse_json(raw: bytes | str, field: str) -> Any:
                 field=field,
             ) from None
     return value
-
-
-def _strict_loads(text: str, field: str) -> Any:
-    try:
-        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-    except _DuplicateKey as error:
-        raise BadRequest(
-            f"{field}: the property {error.key!r} appears more than once in one object "
-            "(Data 2.2.s2.b2)",
-            field=field,
-        ) from None
-    except json.JSONDecodeError as error:
-        raise BadRequest(
-            f"{field}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
-            field=field,
-        ) from None
-    except ValueError as error:  # NaN, Infinity, -Infinity
-        raise BadRequest(f"{field}: not valid JSON: {error}", field=field) from None
-    except RecursionError:
-        raise BadRequest(f"{field}: the JSON is nested too deeply", field=field) from None
 
 
 def _nul_path(value: Any, path: str) -> str | None:
