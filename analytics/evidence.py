@@ -29,6 +29,7 @@ The mapping (the README's "Learning analytics" section says the same for users):
 
 from __future__ import annotations
 
+import operator
 import re
 import uuid
 from collections.abc import Mapping
@@ -120,6 +121,11 @@ class Evidence:
         return self.at, str(self.statement_id)
 
 
+# A sort key giving `Evidence.order` without making the ids' text: UUIDs order as their
+# text does (fixed-width lower-case hex).
+FOLD_ORDER = operator.attrgetter("at", "statement_id")
+
+
 def duration_seconds(value: str) -> float:
     """Seconds in a duration that statement validation has accepted."""
     match = _DURATION.fullmatch(value)
@@ -135,7 +141,7 @@ def duration_seconds(value: str) -> float:
 def scaled_score(result: Mapping[str, Any]) -> float | None:
     """`score.scaled`, else `raw` placed within `min`..`max` (Data 4.1.5.1.s2)."""
     score = result.get("score")
-    if not isinstance(score, Mapping):
+    if not isinstance(score, dict):  # stored JSON (a dict is checked faster than a Mapping)
         return None
     if "scaled" in score:
         return float(score["scaled"])
@@ -200,6 +206,7 @@ def evidence_of(
     if verb not in SESSION_TOTALS and cmi5.SESSION_ID in context.get("extensions", {}):
         seconds = None  # within its session, whose last statement reports the total
     registration = context.get("registration")
+    registration_id = uuid.UUID(registration) if registration else None
     at, stored = _instant(statement["timestamp"]), _instant(statement["stored"])
     statement_id = uuid.UUID(statement["id"])
     phase = markers.phase_of(statement) if markers else None
@@ -221,7 +228,7 @@ def evidence_of(
             progress=progress_value,
             completed=completed,
             seconds=seconds,
-            registration=uuid.UUID(registration) if registration else None,
+            registration=registration_id,
             phase=phase,
             value=value,
         )

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics import bkt, memory, store, totals
-from analytics.evidence import Evidence, Markers, evidence_of
+from analytics.evidence import FOLD_ORDER, Evidence, Markers, evidence_of
 from analytics.learner import ActivityState, fold
 from analytics.store import Cursor, Key, ModelFilter
 from analytics.tables import analytics_queue
@@ -251,7 +251,7 @@ class Analytics:
         retracted: set[Key],
     ) -> None:
         new: dict[Key, list[Evidence]] = defaultdict(list)
-        for item in sorted(items, key=lambda item: item.order):
+        for item in sorted(items, key=FOLD_ORDER):
             new[item.learner, item.activity_id].append(item)
         keys = set(new) | retracted
         saved = await store.states_of(session, tenant_id, keys)
@@ -270,7 +270,7 @@ class Analytics:
                 if evidence:
                     skill = bkt.for_skill(parameters, key[1])
                     states.append(fold(None, evidence, skill, forgetting))
-        await store.save_states(session, tenant_id, states)
+        await store.save_states(session, tenant_id, states, saved.keys())
         emptied = keys - {(state.learner, state.activity_id) for state in states}
         if emptied:
             await store.delete_states(session, tenant_id, emptied)
@@ -288,10 +288,13 @@ class Analytics:
             items = self.evidence(page)
             evidence += len(items)
             await store.insert_evidence(session, tenant_id, items)
-        models = await self._refold_all(session, tenant_id)
+        models = await self._refold_all(session, tenant_id, replacing=False)
         return Rebuilt(count, evidence, models)
 
-    async def _refold_all(self, session: AsyncSession, tenant_id: int) -> int:
+    async def _refold_all(self, session: AsyncSession, tenant_id: int, *, replacing: bool) -> int:
+        """Every model of the tenant folded again from its evidence; `replacing`: they
+        have saved rows (False: deleted before)."""
+        saved = None if replacing else ()
         parameters = await store.parameters(session, tenant_id)
         forgetting = (await store.forgetting(session, [tenant_id]))[tenant_id]
         models = 0
@@ -301,7 +304,7 @@ class Analytics:
         def fold_pending() -> None:
             nonlocal models
             if pending:
-                pending.sort(key=lambda item: item.order)
+                pending.sort(key=FOLD_ORDER)
                 skill = pending[0].activity_id
                 folded.append(fold(None, pending, bkt.for_skill(parameters, skill), forgetting))
                 models += 1
@@ -315,10 +318,10 @@ class Analytics:
                 ):
                     fold_pending()
                 pending.append(item)
-            await store.save_states(session, tenant_id, folded)
+            await store.save_states(session, tenant_id, folded, saved)
             folded.clear()
         fold_pending()
-        await store.save_states(session, tenant_id, folded)
+        await store.save_states(session, tenant_id, folded, saved)
         await store.recount_totals(session, [tenant_id])
         return models
 
@@ -338,7 +341,7 @@ class Analytics:
         sequences: dict[str, list[list[bool]]] = defaultdict(list)
         reviews: list[memory.History] = []  # what the memory folds: recall of the object
         for (_, skill), items in answers.items():
-            items.sort(key=lambda item: item.order)
+            items.sort(key=FOLD_ORDER)
             sequences[skill].append([bool(item.correct) for item in items])
             recalled = [
                 (item.at, bool(item.correct), item.scaled)
@@ -359,7 +362,7 @@ class Analytics:
         await store.replace_parameters(session, tenant_id, fits, now)
         if forgetting.decided:
             await store.replace_forgetting(session, tenant_id, forgetting, now)
-        await self._refold_all(session, tenant_id)
+        await self._refold_all(session, tenant_id, replacing=True)
         return Fitted(fits, forgetting)
 
 

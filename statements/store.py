@@ -538,6 +538,11 @@ async def payloads_by_id(
 async def payloads_with_voided(
     session: AsyncSession, tenant_id: int, statement_ids: Sequence[uuid.UUID]
 ) -> list[tuple[str, bool]]:
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter: a list of 1,000 took SQLAlchemy longer to expand than the
+        # database to answer.
+        params = {"tenant_id": tenant_id, "ids": list(statement_ids)}
+        return [(row.payload, row.voided) for row in await session.execute(_PAYLOADS, params)]
     found: list[tuple[str, bool]] = []
     for start in range(0, len(statement_ids), 1000):  # under the drivers' parameter limits
         result = await session.execute(
@@ -548,6 +553,12 @@ async def payloads_with_voided(
         )
         found.extend((row.payload, row.voided) for row in result)
     return found
+
+
+_PAYLOADS = text(
+    "SELECT payload, voided FROM statements"
+    " WHERE tenant_id = :tenant_id AND statement_id = ANY(CAST(:ids AS uuid[]))"
+)
 
 
 async def live_page(
