@@ -8,7 +8,9 @@ rebuild` makes every model (timed); then, each from one client (latency alone):
   subsidiary's lms credential;
 - the cohort views over that subsidiary, every one of its learners (progress and mastery
   summaries, the cohort retention curve, the evaluation, a first page of progress), by the
-  group's analyst.
+  group's analyst;
+- the cmi5 course views (`course_views`) over every learner, each registered in the sample
+  course by the subsidiary's LMS.
 
     python -m bench.analytics_views [--statements 1000000] [--learners 200] [--repeats 20]
 """
@@ -28,12 +30,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
+from analytics.evidence import COMPLETED, PROGRESSED
 from analytics.tables import analytics_evidence, analytics_states
 from bench import load
 from bench.corpus import Corpus, Shape
 from bench.run import (
+    JSON,
     RESULTS,
     TENANTS,
     VERSION,
@@ -43,8 +48,11 @@ from bench.run import (
     fresh_database,
     machine,
     make_writers,
+    queue_drained,
 )
 from bench.server import Server
+from cmi5.package import sample_package
+from cmi5.rules import PROGRESS
 
 LEARNER_VIEWS = (
     "/analytics/progress",
@@ -59,7 +67,12 @@ COHORT_VIEWS = (
     ("evaluation", "/analytics/evaluation"),
     ("progress, first page of 100", "/analytics/progress"),
 )
-COHORT = TENANTS[1]  # the largest subsidiary
+COURSE_VIEWS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("course summary", "/analytics/progress/course/summary", {}),
+    ("course, first page of 100", "/analytics/progress/course", {"limit": "100"}),
+)
+COHORT = TENANTS[1]
+HOME_PAGE = "https://hr.example.org"  # the largest subsidiary
 
 
 def rebuild(url: str) -> dict[str, Any]:
@@ -105,6 +118,88 @@ async def cohort_views(server: Server, authorization: str, repeats: int) -> dict
     }
 
 
+def _aus(node: dict[str, Any]) -> list[dict[str, Any]]:
+    if node["type"] == "au":
+        return [node]
+    return [au for child in node["children"] for au in _aus(child)]
+
+
+async def course_views(
+    server: Server,
+    engine: Any,
+    corpus: Corpus,
+    lms: str,
+    analyst: str,
+    repeats: int,
+) -> dict[str, Any]:
+    """The cmi5 course views over as many learners as the corpus has, each registered in
+    the sample course by the subsidiary's LMS: a statement about each of its AUs from each
+    learner (progress through it, a third completed), a fifth with an AU waived; then the
+    course summary and a first page of 100 learners' trees, by the group's analyst."""
+    headers = {**VERSION, "Authorization": lms}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers) as client:
+        imported = await client.post(
+            "/cmi5/courses", content=sample_package(), headers={"Content-Type": "application/zip"}
+        )
+        imported.raise_for_status()
+    course = imported.json()
+    aus = [au for child in course["children"] for au in _aus(child)]
+    learners = [  # cmi5 9.2: a learner is identified by an account
+        {"objectType": "Agent", "account": {"homePage": HOME_PAGE, "name": f"learner-{number}"}}
+        for number in range(corpus.shape.agents)
+    ]
+
+    def register(index: int) -> load.Request:
+        body = {"course": course["id"], "actor": learners[index]}
+        return load.Request(
+            "POST", "/cmi5/registrations", headers=JSON, body=json.dumps(body).encode()
+        )
+
+    started = time.perf_counter()
+    registered = await load.run(server.url, headers, register, len(learners), 16, (201,))
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as client:
+        listed = await client.get("/cmi5/registrations", params={"course": course["id"]})
+        listed.raise_for_status()
+    ids = sorted(registration["id"] for registration in listed.json())
+    rng = random.Random(9)
+    statements = [
+        {
+            "actor": learner,
+            "verb": {"id": COMPLETED if rng.random() < 1 / 3 else PROGRESSED},
+            "object": {"id": au["lmsId"]},
+            "result": {"extensions": {PROGRESS: rng.randrange(101)}, "duration": "PT5M"},
+        }
+        for learner in learners
+        for au in aus
+    ]
+    batches = [json.dumps(statements[i : i + 100]).encode() for i in range(0, len(statements), 100)]
+
+    def post(index: int) -> load.Request:
+        return load.Request("POST", "/xapi/statements", headers=JSON, body=batches[index])
+
+    await load.run(server.url, headers, post, len(batches), 16)
+    waived = ids[: len(ids) // 5]
+
+    def waive(index: int) -> load.Request:
+        body = {"au": aus[0]["id"], "reason": "Tested Out"}
+        path = f"/cmi5/registrations/{waived[index]}/waive"
+        return load.Request("POST", path, headers=JSON, body=json.dumps(body).encode())
+
+    await load.run(server.url, headers, waive, len(waived), 16)
+    await queue_drained(engine)
+    setup = time.perf_counter() - started
+    params = {"course": course["id"], "tenant": COHORT}
+    result: dict[str, Any] = {
+        "learners": len(learners),
+        "registrations_per_second": registered.per_second,
+        "setup_seconds": setup,
+    }
+    for name, path, more in COURSE_VIEWS:
+        requests = [load.Request("GET", path, {**params, **more})] * repeats
+        result[name] = await timed(server, analyst, requests)
+    return result
+
+
 async def sizes(engine: Any, tenant_id: int) -> dict[str, int]:
     states = analytics_states.c
     async with engine.connect() as connection:
@@ -138,6 +233,10 @@ async def run(options: argparse.Namespace, stamp: str) -> dict[str, Any]:
         )
         print("cohort views", flush=True)
         result["cohort"] = await cohort_views(server, analyst, options.repeats)
+        print("cmi5 course views", flush=True)
+        result["course"] = await course_views(
+            server, engine, corpus, writers[1].authorization, analyst, options.repeats
+        )
     finally:
         server.stop()
         await engine.dispose()
@@ -158,6 +257,11 @@ def table(result: dict[str, Any]) -> str:
     ]
     lines += [f"| one learner: {path} | {pp(t)} |" for path, t in result["learner"].items()]
     lines += [f"| cohort: {name} | {pp(t)} |" for name, t in result["cohort"].items()]
+    course = result["course"]
+    lines += [
+        f"| cmi5 {name}, {course['learners']:,} registered | {pp(course[name])} |"
+        for name, _, _ in COURSE_VIEWS
+    ]
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from analytics import memory, store
+from analytics.learner import ActivityState
 from auth.models import Role
 from lrs.db import create_sessionmaker
 from tests.analytics.conftest import (
@@ -315,3 +318,31 @@ class TestRetention:
             await app.state.analytics.rebuild(session, after[0]["tenant_id"])
             await session.commit()
         assert await saved_models(app) == after
+
+
+class TestSavedModels:
+    async def test_a_model_reads_back_as_saved_whether_new_or_replaced(self, app: FastAPI) -> None:
+        """A model without a saved row is copied in plainly, one with a row replaces it
+        (store.save_states): both read back field for field."""
+        at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+        remembered = memory.Memory(
+            state=2, step=None, stability=3.5, difficulty=6.25, due=at + timedelta(days=4),
+            last_review=at, reviews=3,
+        )  # fmt: skip
+        model = ActivityState(
+            learner=key_of("kim"), activity_id=ITEM, first_at=at - timedelta(days=2),
+            last_at=at, last_statement="0b6e0d1e-3a0c-4f8e-9a57-3c1d2e0c5a11", statements=7,
+            seconds=612.5, completed_at=at - timedelta(hours=1), progress=80.0,
+            outcome="passed", first_outcome="failed", attempts=2, best_score=0.875, answers=5,
+            correct=4, mastery=0.9375, memory=remembered,
+        )  # fmt: skip
+        key = (model.learner, model.activity_id)
+        tenant_id = 4242  # the models' tables key by tenant id alone
+        async with create_sessionmaker(app.state.engine)() as session:
+            assert await store.states_of(session, tenant_id, [key]) == {}  # as a fold looks
+            await store.save_states(session, tenant_id, [model], saved=())
+            assert await store.states_of(session, tenant_id, [key]) == {key: model}
+            later = replace(model, statements=8, memory=None, mastery=None, progress=None)
+            await store.save_states(session, tenant_id, [later], saved={key})
+            assert await store.states_of(session, tenant_id, [key]) == {key: later}
+            await session.rollback()
