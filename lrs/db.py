@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
 from sqlalchemy import BigInteger, Connection, DateTime, Integer, MetaData, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -301,20 +302,16 @@ async def write_records(
         raw = (await connection.get_raw_connection()).driver_connection
         if raw is None or not raw.is_in_transaction():
             raise RuntimeError("COPY outside a transaction would not roll back with it")
-        if not key:
-            await raw.copy_records_to_table(table.name, records=records, columns=columns)
-            return
-        staged = f"{table.name}_staged"
-        await raw.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staged} (LIKE {table.name})"
-            " ON COMMIT DELETE ROWS"
-        )
-        await raw.copy_records_to_table(staged, records=records, columns=columns)
-        # Emptied as it merges: a transaction may write the same table more than once.
-        await raw.execute(
-            f"WITH staged AS (DELETE FROM {staged} RETURNING *)"  # noqa: S608 - our names
-            f" INSERT INTO {table.name} ({listed}) SELECT {listed} FROM staged{upsert}"
-        )
+        try:
+            await _copy_postgresql(raw, table.name, columns, records, upsert)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            # Raised past SQLAlchemy, which wraps what it runs itself: wrapped alike, so
+            # that a caller meets one kind of database error (the app's 503 / 409 / 400,
+            # the learner models' retry) whichever way the rows went.
+            lost = isinstance(error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError)
+            raise DBAPIError(
+                f"COPY into {table.name}", None, error, connection_invalidated=lost
+            ) from error
         return
     processors = [table.c[name].type.bind_processor(dialect) for name in columns]
     if any(processors):
@@ -325,3 +322,22 @@ async def write_records(
     marks = ", ".join("?" * len(columns))
     insert = f"INSERT INTO {table.name} ({listed}) VALUES ({marks}){upsert}"  # noqa: S608 - our names
     await connection.exec_driver_sql(insert, records)
+
+
+async def _copy_postgresql(
+    raw: Any, table: str, columns: Sequence[str], records: list[Any], upsert: str
+) -> None:
+    if not upsert:
+        await raw.copy_records_to_table(table, records=records, columns=columns)
+        return
+    listed = ", ".join(columns)
+    staged = f"{table}_staged"
+    await raw.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {staged} (LIKE {table}) ON COMMIT DELETE ROWS"
+    )
+    await raw.copy_records_to_table(staged, records=records, columns=columns)
+    # Emptied as it merges: a transaction may write the same table more than once.
+    await raw.execute(
+        f"WITH staged AS (DELETE FROM {staged} RETURNING *)"  # noqa: S608 - our names
+        f" INSERT INTO {table} ({listed}) SELECT {listed} FROM staged{upsert}"
+    )

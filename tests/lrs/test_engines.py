@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from analytics.tables import analytics_parameters
+from lrs.db import write_records
 
 
 async def test_postgresql_connections_run_without_jit(app: FastAPI) -> None:
@@ -14,3 +20,23 @@ async def test_postgresql_connections_run_without_jit(app: FastAPI) -> None:
         pytest.skip("SQLite has no JIT")
     async with app.state.engine.connect() as connection:
         assert await connection.scalar(text("SHOW jit")) == "off"
+
+
+async def test_rows_written_by_the_drivers_bulk_path_fail_as_sqlalchemy_errors(
+    app: FastAPI,
+) -> None:
+    """write_records runs COPY on asyncpg itself, past SQLAlchemy: its errors are wrapped as
+    SQLAlchemy wraps the rest, so the app answers a taken key with 409 (not 500) and the
+    learner models retry a database failure instead of setting their entry aside."""
+    now = datetime.now(UTC)
+    record = (1, "skill", 0.2, 0.1, 0.1, 0.2, 1, 1, now)
+    columns = [column.name for column in analytics_parameters.c]
+    async with app.state.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))  # the transaction begins
+        with pytest.raises(DBAPIError) as raised:
+            await write_records(connection, analytics_parameters, columns, [record, record])
+        if app.state.engine.dialect.name == "postgresql":  # the driver's own error, wrapped
+            assert getattr(raised.value.orig, "sqlstate", None) == "23505"  # unique_violation
+        else:
+            assert isinstance(raised.value, IntegrityError)
+        await connection.rollback()
