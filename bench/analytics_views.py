@@ -71,8 +71,8 @@ COURSE_VIEWS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("course summary", "/analytics/progress/course/summary", {}),
     ("course, first page of 100", "/analytics/progress/course", {"limit": "100"}),
 )
-COHORT = TENANTS[1]
-HOME_PAGE = "https://hr.example.org"  # the largest subsidiary
+COHORT = TENANTS[1]  # the largest subsidiary
+HOME_PAGE = "https://hr.example.org"  # of the cmi5 learners' accounts
 
 
 def rebuild(url: str) -> dict[str, Any]:

@@ -297,7 +297,6 @@ async def write_records(
             f"{name} = {value}" for name, value in zip(changed, values, strict=True)
         )
         upsert = f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-    listed = ", ".join(columns)
     if dialect.name == "postgresql":
         raw = (await connection.get_raw_connection()).driver_connection
         if raw is None or not raw.is_in_transaction():
@@ -319,6 +318,7 @@ async def write_records(
             tuple(p(v) if p else v for p, v in zip(processors, record, strict=True))
             for record in records
         ]
+    listed = ", ".join(columns)
     marks = ", ".join("?" * len(columns))
     insert = f"INSERT INTO {table.name} ({listed}) VALUES ({marks}){upsert}"  # noqa: S608 - our names
     await connection.exec_driver_sql(insert, records)
