@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -65,6 +66,7 @@ def tune_collector() -> None:
 def create_served_app() -> FastAPI:
     """The app as each `lrs serve` worker runs it, with the collector tuned."""
     app = create_app()
+    app.openapi()  # made before the first request asks, and frozen with the rest
     tune_collector()
     return app
 
@@ -185,8 +187,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Retry-After",
         ],
     )
-    document = openapi_document(app)
-    app.openapi = lambda: document  # type: ignore[method-assign]
+
+    def openapi() -> dict[str, Any]:
+        # Made on first use: a test makes an app per test, and the document is a sixth of a
+        # second of each.
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi_document(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -11,7 +11,7 @@ import base64
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -55,6 +55,16 @@ TABLES_TO_EMPTY = (
     "people",
     "audit_log",
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_secret_hashes() -> Iterator[None]:
+    """Secrets hashed at scrypt's N=2**10, not the service's 2**14: the tests make thousands
+    of credentials, at 40 ms each at full cost. A hash carries its own N, so verifying is
+    the same code either way."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth_service, "_SCRYPT_N", 2**10)
+        yield
 
 
 def basic(key: str, secret: str) -> str:
