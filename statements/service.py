@@ -243,8 +243,8 @@ async def stored_ids(
     leave a re-sent statement to the usual comparison: the same is a no-op, other content a
     409)."""
     wanted = {uuid.UUID(s["id"]): s["id"] for s in batch if "id" in s}
-    found = await store.payloads_by_id(session, principal.tenant_id, wanted)
-    return {wanted[statement_id] for statement_id in found}
+    found = await store.payloads(session, principal.tenant_id, wanted)
+    return {wanted[row.statement_id] for row in found}
 
 
 async def stored_statements(
@@ -254,8 +254,8 @@ async def stored_statements(
     voided now: what a domain folding statements in after their write reads back (one
     erased since is missing)."""
     ids = [uuid.UUID(statement_id) for statement_id in statement_ids]
-    rows = await store.payloads_with_voided(session, tenant_id, ids)
-    return [(_loads(payload), voided) for payload, voided in rows]
+    rows = await store.payloads(session, tenant_id, ids)
+    return [(_loads(row.payload), row.voided) for row in rows]
 
 
 async def live_statements(
@@ -331,7 +331,9 @@ async def _check_resent(
     resent = {row.statement_id: s for s, row in zip(prepared, rows, strict=True)}
     for statement_id in new_ids:
         del resent[statement_id]
-    existing = await store.payloads_by_id(session, tenant_id, resent)
+    existing = {
+        row.statement_id: row.payload for row in await store.payloads(session, tenant_id, resent)
+    }
     for statement_id, statement in resent.items():
         if not statements_equivalent(_loads(existing[statement_id]), statement):
             raise Conflict(

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -521,42 +521,37 @@ async def _insert_index_rows(
         await write_records(connection, table, INDEX_COLUMNS[table], records)
 
 
-async def payloads_by_id(
+class StoredPayload(NamedTuple):
+    statement_id: uuid.UUID
+    payload: str
+    voided: bool
+
+
+async def payloads(
     session: AsyncSession, tenant_id: int, statement_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, str]:
+) -> list[StoredPayload]:
+    """The stored statements of `statement_ids` in the tenant, in no order."""
     ids = list(statement_ids)
-    if not ids:
-        return {}
-    result = await session.execute(
-        select(statements.c.statement_id, statements.c.payload).where(
-            statements.c.tenant_id == tenant_id, statements.c.statement_id.in_(ids)
-        )
-    )
-    return {row.statement_id: row.payload for row in result}
-
-
-async def payloads_with_voided(
-    session: AsyncSession, tenant_id: int, statement_ids: Sequence[uuid.UUID]
-) -> list[tuple[str, bool]]:
     if session.get_bind().dialect.name == "postgresql":
         # One array parameter: a list of 1,000 took SQLAlchemy longer to expand than the
         # database to answer.
-        params = {"tenant_id": tenant_id, "ids": list(statement_ids)}
-        return [(row.payload, row.voided) for row in await session.execute(_PAYLOADS, params)]
-    found: list[tuple[str, bool]] = []
-    for start in range(0, len(statement_ids), 1000):  # under the drivers' parameter limits
+        result = await session.execute(_PAYLOADS, {"tenant_id": tenant_id, "ids": ids})
+        return [StoredPayload(*row) for row in result]
+    found: list[StoredPayload] = []
+    c = statements.c
+    for start in range(0, len(ids), 1000):  # under the drivers' parameter limits
+        chunk = ids[start : start + 1000]
         result = await session.execute(
-            select(statements.c.payload, statements.c.voided).where(
-                statements.c.tenant_id == tenant_id,
-                statements.c.statement_id.in_(statement_ids[start : start + 1000]),
+            select(c.statement_id, c.payload, c.voided).where(
+                c.tenant_id == tenant_id, c.statement_id.in_(chunk)
             )
         )
-        found.extend((row.payload, row.voided) for row in result)
+        found.extend(StoredPayload(*row) for row in result)
     return found
 
 
 _PAYLOADS = text(
-    "SELECT payload, voided FROM statements"
+    "SELECT statement_id, payload, voided FROM statements"
     " WHERE tenant_id = :tenant_id AND statement_id = ANY(CAST(:ids AS uuid[]))"
 )
 

@@ -15,9 +15,10 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from auth.models import Scope
+from lrs.settings import Settings
 from statements import service, store
 from statements.tables import statements
-from tests.conftest import client_for, make_credential, principal_of
+from tests.conftest import client_for, make_credential, principal_of, running_app
 from tests.factories import ACTIVITY, VERB, activity, agent, statement, voiding, with_id
 
 
@@ -105,6 +106,24 @@ class TestPost:
         response = await post(client, body)
         assert response.status_code == 400
         assert ".result.response" in response.json()["error"]["message"]
+
+    async def test_a_batch_longer_than_one_read_is_compared_whole(self, settings: Settings) -> None:
+        """Communication 2.1.2.s2.b2-b3, with LRS_MAX_BATCH_STATEMENTS above the 1,000 ids the
+        stored statements are read by at a time: sent again, the batch stores nothing new;
+        with its last statement changed, a 409 naming that one."""
+        async with running_app(settings.model_copy(update={"max_batch_statements": 1200})) as app:
+            authorization, _ = await make_credential(app, [Scope.ALL])
+            async with client_for(app, authorization) as client:
+                batch = [with_id() for _ in range(1200)]
+                first = await post(client, batch)
+                assert first.status_code == 200, first.text
+                again = await post(client, batch)
+                assert again.json() == first.json() == [s["id"] for s in batch]
+                other = {**batch[-1], "verb": {"id": "http://example.com/verbs/other"}}
+                conflict = await post(client, [*batch[:-1], other])
+                assert conflict.status_code == 409
+                assert batch[-1]["id"] in conflict.json()["error"]["message"]
+                assert (await get_one(client, batch[-1]["id"])).json()["verb"]["id"] == VERB
 
     async def test_one_bad_statement_rejects_whole_batch(self, client: httpx.AsyncClient) -> None:
         """Communication 3.2.s3.b9: one invalid statement rejects the batch; nothing is stored."""
