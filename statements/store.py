@@ -532,6 +532,8 @@ async def payloads(
 ) -> list[StoredPayload]:
     """The stored statements of `statement_ids` in the tenant, in no order."""
     ids = list(statement_ids)
+    if not ids:  # every batch asks for its re-sent statements, usually none
+        return []
     if session.get_bind().dialect.name == "postgresql":
         # One array parameter: a list of 1,000 took SQLAlchemy longer to expand than the
         # database to answer.
