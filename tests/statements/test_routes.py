@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from auth.models import Scope
 from lrs.settings import Settings
@@ -124,6 +124,52 @@ class TestPost:
                 assert conflict.status_code == 409
                 assert batch[-1]["id"] in conflict.json()["error"]["message"]
                 assert (await get_one(client, batch[-1]["id"])).json()["verb"]["id"] == VERB
+
+    async def test_a_batch_of_300_runs_as_many_queries_as_one_of_2(
+        self, settings: Settings
+    ) -> None:
+        """Communication 2.1.3 (a batch is one request, so one write): the queries a batch
+        POST runs do not grow with its statements, each with its own agents, defined
+        Activity and context. The learner models' poll is held off, so that only the
+        request's own queries are counted; a single statement has a shorter write of its own."""
+        held_off = settings.model_copy(update={"analytics_poll_seconds": 3600})
+        async with running_app(held_off) as app:
+            authorization, _ = await make_credential(app, [Scope.ALL])
+            executed: list[str] = []
+
+            def count(*args: Any) -> None:
+                executed.append(args[2])
+
+            def batch(size: int) -> list[dict[str, Any]]:
+                tag = uuid.uuid4().hex
+                return [
+                    with_id(
+                        actor=agent(f"{tag}-{i}"),
+                        object=activity(f"{ACTIVITY}/{tag}/{i}", name={"en-US": f"item {i}"}),
+                        context={
+                            "registration": str(uuid.uuid4()),
+                            "instructor": agent(f"{tag}-teacher-{i % 7}"),
+                            "contextActivities": {"parent": [activity(f"{ACTIVITY}/{i % 5}")]},
+                        },
+                        result={"score": {"scaled": 0.5}, "success": True},
+                    )
+                    for i in range(size)
+                ]
+
+            async with client_for(app, authorization) as client:
+                await post(client, batch(2))  # the credential verified and cached
+                queries = []
+                for size in (2, 300):
+                    engine = app.state.engine.sync_engine
+                    event.listen(engine, "before_cursor_execute", count)
+                    try:
+                        response = await post(client, batch(size))
+                    finally:
+                        event.remove(engine, "before_cursor_execute", count)
+                    assert response.status_code == 200, response.text
+                    queries.append(executed.copy())
+                    executed.clear()
+        assert len(queries[1]) == len(queries[0]), queries
 
     async def test_one_bad_statement_rejects_whole_batch(self, client: httpx.AsyncClient) -> None:
         """Communication 3.2.s3.b9: one invalid statement rejects the batch; nothing is stored."""
