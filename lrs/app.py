@@ -27,7 +27,7 @@ from cmi5.service import Cmi5
 from documents import routes as document_routes
 from documents.service import DocumentHooks
 from lrs import routes
-from lrs.db import create_engine, create_sessionmaker
+from lrs.db import create_engine, create_sessionmaker, reads_only
 from lrs.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, XAPIError
 from lrs.logs import REQUEST_ID_HEADER, route_of
 from lrs.middleware import (
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.read_database_url, settings.request_timeout_seconds, *pool
             )
         app.state.read_engine = read_engine
-        app.state.read_sessionmaker = create_sessionmaker(read_engine)
+        app.state.read_sessionmaker = create_sessionmaker(reads_only(read_engine))
         # The server's own timers work without the requests' statement timeout: a month of
         # retention can take longer. Connections are opened as used, so this is one or two.
         maintenance_engine = create_engine(settings.database_url)

@@ -22,6 +22,22 @@ async def test_postgresql_connections_run_without_jit(app: FastAPI) -> None:
         assert await connection.scalar(text("SHOW jit")) == "off"
 
 
+async def test_postgresql_reads_run_outside_a_transaction(app: FastAPI) -> None:
+    """A read session's queries on PostgreSQL each commit by themselves (no BEGIN and
+    ROLLBACK around a GET: two round trips fewer); a write session's share one transaction,
+    so its two queries see one transaction id."""
+    if app.state.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite begins no transaction for reads by itself")
+    transaction_id = text("SELECT txid_current()")
+    for sessionmaker, alone in (
+        (app.state.read_sessionmaker, True),
+        (app.state.sessionmaker, False),
+    ):
+        async with sessionmaker() as session:
+            first = await session.scalar(transaction_id)
+            assert (await session.scalar(transaction_id) != first) is alone
+
+
 async def test_rows_written_by_the_drivers_bulk_path_fail_as_sqlalchemy_errors(
     app: FastAPI,
 ) -> None:
