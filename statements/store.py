@@ -31,7 +31,6 @@ from sqlalchemy import (
     false,
     func,
     insert,
-    or_,
     select,
     text,
     true,
@@ -678,11 +677,15 @@ def _window(
     if shape.until:
         conditions.append(stored <= bindparam("until"))
     if shape.after:
-        after_stored: BindParameter[Any] = bindparam("after_stored")
-        after_seq: BindParameter[Any] = bindparam("after_seq")
-        later = (stored > after_stored) if shape.ascending else (stored < after_stored)
-        next_seq = (seq > after_seq) if shape.ascending else (seq < after_seq)
-        conditions.append(or_(later, and_(stored == after_stored, next_seq)))
+        # Typed as the columns: inside a tuple a bare parameter takes no type from them.
+        after_stored = bindparam("after_stored", type_=stored.type)
+        after_seq = bindparam("after_seq", type_=seq.type)
+        # A row comparison, which both databases take as a bound of the (..., stored, seq)
+        # indexes: as `stored < s OR (stored = s AND seq < q)` it was a filter, so each
+        # page's walk began at the first match and threw away every page before it (4,766
+        # rows at page 100, EXPLAIN ANALYZE at 1M statements).
+        keys, cursor = tuple_(stored, seq), tuple_(after_stored, after_seq)
+        conditions.append(keys > cursor if shape.ascending else keys < cursor)
     return conditions
 
 
@@ -823,6 +826,13 @@ async def query_statements(
     after: Cursor | None,
 ) -> list[StoredStatement]:
     """One page of a statement query, in `stored` order (then insertion order)."""
+    since, until = where.since, where.until
+    # A cursor inside the window is the bound of its side alone: SQLite takes one bound a
+    # side for an index range, and it took `until` rather than the cursor.
+    if after is not None and ascending and since is not None and after.stored > since:
+        since = None
+    if after is not None and not ascending and until is not None and after.stored <= until:
+        until = None
     shape = _Shape(
         tenants=len(tenant_ids),
         agent=where.agent is not None,
@@ -831,8 +841,8 @@ async def query_statements(
         activity=where.activity is not None,
         related_activities=where.related_activities and where.activity is not None,
         registration=where.registration is not None,
-        since=where.since is not None,
-        until=where.until is not None,
+        since=since is not None,
+        until=until is not None,
         mine=where.credential_id is not None,
         ascending=ascending,
         after=after is not None,
@@ -845,8 +855,8 @@ async def query_statements(
         ("verb", where.verb),
         ("activity_id", where.activity),
         ("registration", where.registration),
-        ("since", where.since),
-        ("until", where.until),
+        ("since", since),
+        ("until", until),
         ("credential_id", where.credential_id),
     ):
         if value is not None:

@@ -475,6 +475,32 @@ class TestQuery:
         assert sorted(seen) == sorted(posted)
         assert len(seen) == 7
 
+    async def test_more_pages_give_the_window_as_one_page_does(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Communication 2.1.3: since (exclusive) and until (inclusive) bound every page of a
+        `more` chain, in either order; pages of 3 cut batches of 4, whose statements share
+        a `stored`, so a page's cursor often sits among equals."""
+        before = (await post(client, statement())).json()[0]
+        for _ in range(3):
+            await post(client, [statement() for _ in range(4)])
+        last = (await post(client, [statement() for _ in range(4)])).json()[0]
+        await post(client, statement())  # after the window
+        since = (await get_one(client, before)).json()["stored"]
+        until = (await get_one(client, last)).json()["stored"]
+        for ascending in ("false", "true"):
+            window = {"since": since, "until": until, "ascending": ascending}
+            whole = ids_of(await query(client, **window))
+            assert len(whole) == 16
+            paged: list[str] = []
+            result = await query(client, limit="3", **window)
+            while True:
+                paged.extend(ids_of(result))
+                if not result["more"]:
+                    break
+                result = (await client.get(result["more"])).json()
+            assert paged == whole
+
     async def test_a_damaged_more_token_is_a_400(self, client: httpx.AsyncClient) -> None:
         """Only a token this LRS issued pages on; the base64 decoder alone would skip what is
         not base64 and serve the same page again and again."""
