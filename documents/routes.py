@@ -25,7 +25,7 @@ from documents.service import (
     parse_etags,
 )
 from documents.store import StoredDocument
-from lrs.db import DbSession, commit
+from lrs.db import DbSession, commit, writer_turn
 from lrs.errors import BadRequest
 from lrs.params import check_parameter_names
 from lrs.routing import documented_parameters, read_body
@@ -161,32 +161,35 @@ def _handlers(resource: DocumentResource) -> dict[str, Handler]:
         target = _target(request, resource, list_allowed=False)
         assert target.document_id is not None
         await _check(request, session, principal, target, Action.WRITE)
-        document = await service.write_document(
-            session,
-            principal,
-            request.state.xapi_version,
-            target.scope,
-            target.document_id,
-            merge=request.method == "POST",
-            content_type=request.headers.get("content-type"),
-            content=await read_body(
-                request, request.app.state.settings.max_document_bytes, "documents"
-            ),
-            preconditions=_preconditions(request),
+        content = await read_body(
+            request, request.app.state.settings.max_document_bytes, "documents"
         )
-        await commit(session)
+        async with writer_turn(request, session):
+            document = await service.write_document(
+                session,
+                principal,
+                request.state.xapi_version,
+                target.scope,
+                target.document_id,
+                merge=request.method == "POST",
+                content_type=request.headers.get("content-type"),
+                content=content,
+                preconditions=_preconditions(request),
+            )
+            await commit(session)
         return Response(status_code=204, headers={"ETag": f'"{document.etag}"'})
 
     async def delete(request: Request, session: DbSession, principal: CurrentPrincipal) -> Response:
         target = _target(request, resource, list_allowed=resource.kind is DocumentKind.STATE)
         await _check(request, session, principal, target, Action.DELETE)
-        if target.document_id is None:
-            await service.delete_documents(session, principal, target.scope)
-        else:
-            await service.delete_document(
-                session, principal, target.scope, target.document_id, _preconditions(request)
-            )
-        await commit(session)
+        async with writer_turn(request, session):
+            if target.document_id is None:
+                await service.delete_documents(session, principal, target.scope)
+            else:
+                await service.delete_document(
+                    session, principal, target.scope, target.document_id, _preconditions(request)
+                )
+            await commit(session)
         return Response(status_code=204)
 
     return {"get": get, "write": write, "delete": delete}
