@@ -680,10 +680,11 @@ def _window(
         # Typed as the columns: inside a tuple a bare parameter takes no type from them.
         after_stored = bindparam("after_stored", type_=stored.type)
         after_seq = bindparam("after_seq", type_=seq.type)
-        # A row comparison, which both databases take as a bound of the (..., stored, seq)
-        # indexes: as `stored < s OR (stored = s AND seq < q)` it was a filter, so each
-        # page's walk began at the first match and threw away every page before it (4,766
-        # rows at page 100, EXPLAIN ANALYZE at 1M statements).
+        # A row comparison, which PostgreSQL takes as a bound of the (..., stored, seq)
+        # indexes and SQLite as one on stored (seq is its rowid): as `stored < s OR
+        # (stored = s AND seq < q)` it was a filter, so each page's walk began at the first
+        # match and threw away every page before it (4,766 rows at page 100, EXPLAIN
+        # ANALYZE at 1M statements).
         keys, cursor = tuple_(stored, seq), tuple_(after_stored, after_seq)
         conditions.append(keys > cursor if shape.ascending else keys < cursor)
     return conditions
