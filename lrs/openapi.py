@@ -78,6 +78,7 @@ _OWN_ERRORS: tuple[tuple[str, frozenset[str], tuple[int, ...]], ...] = (
     ("/cmi5/registrations", frozenset({"get", "post"}), (404,)),
     ("/cmi5/sessions/", frozenset({"post"}), (404,)),
     ("/cmi5/content/", frozenset({"get"}), (400, 404)),
+    ("/analytics/progress/course", frozenset({"get"}), (404,)),
 )
 _DOCUMENT_PATHS = ("/xapi/activities/state", "/xapi/activities/profile", "/xapi/agents/profile")
 
