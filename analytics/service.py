@@ -39,6 +39,10 @@ MIN_FIT_ANSWERS = 200
 # entry, one stored batch, is never split. A bound of entries instead made rounds of a few
 # statements where they were posted one by one, each round paying its dozen queries.
 ROUND_STATEMENTS = 2000
+# On SQLite a round holds the database's one write lock, so it is kept short: about what one
+# batch write holds it for. One entry a round had made single POSTs pay a round (a dozen
+# queries) each.
+SQLITE_ROUND_STATEMENTS = 100
 # Errors of the database or of reaching it: folding is tried again (at the next poll, or
 # the next view). Any other error folding a round is a fault of one of its entries.
 _NOT_THE_ENTRIES = (SQLAlchemyError, OSError, TimeoutError)
@@ -125,8 +129,9 @@ class Analytics:
         `seconds`: no round begins after that long (a view's budget).
 
         On SQLite a fold holds the database's one write lock, which statement writes wait
-        for: there a round is one entry, and without `wait` (the background) the drain then
-        leaves the lock free for as long as it held it, so writes are not starved."""
+        for: there a round is short (SQLITE_ROUND_STATEMENTS), and without `wait` (the
+        background) the drain then leaves the lock free for as long as it held it, so writes
+        are not starved."""
         async with sessionmaker() as session:
             queued = await store.queued_tenants(session, tenant_ids)
             one_writer = session.get_bind().dialect.name == "sqlite"
@@ -142,7 +147,7 @@ class Analytics:
                     async with sessionmaker() as session:
                         if not await store.lock_tenant(session, tenant_id, wait=wait):
                             break
-                        bound = 1 if one_writer else ROUND_STATEMENTS
+                        bound = SQLITE_ROUND_STATEMENTS if one_writer else ROUND_STATEMENTS
                         folded = await self._fold_queued(session, tenant_id, newest, bound)
                         await session.commit()
                 except _NOT_THE_ENTRIES:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -258,6 +258,29 @@ class TestExactlyOnce:
             )
             await session.commit()
         assert await queued(app) == 0
+
+    async def test_statements_posted_one_by_one_fold_in_one_round(
+        self, app: FastAPI, reporter: httpx.AsyncClient
+    ) -> None:
+        """Each single POST queues an entry; a round takes many (on SQLite up to
+        SQLITE_ROUND_STATEMENTS, since a round holds its write lock): 30 entries, one round
+        and the look that finds the queue empty, where SQLite had folded them one round (a
+        dozen queries) each."""
+        for index in range(30):
+            await post(reporter, [answer(f"learner{index}", True, "2026-03-02T09:00:00Z")])
+        rounds = 0
+
+        def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+            nonlocal rounds
+            rounds += sql.lstrip().startswith("DELETE FROM analytics_queue")
+
+        engine = app.state.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert await fold(app) == 30
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert rounds == 2
 
     async def test_a_fold_waits_while_another_writer_holds_the_tenant(
         self, app: FastAPI, reporter: httpx.AsyncClient
