@@ -93,7 +93,7 @@ _FRACTION_AT_END = re.compile(r"[.,][0-9]+[A-Z]\Z", re.ASCII)
 
 # ISO 8601 date-time, extended (2008-09-15T15:53:00.601+00:00) or basic (20080915T155300Z)
 # format; seconds may be left out (reduced accuracy); the zone is Z, +hh, +hhmm or +hh:mm.
-_ZONE = r"(?P<zone>[Zz]|(?P<sign>[+-])(?P<zh>[0-9]{2})(?::?(?P<zm>[0-9]{2}))?)?"
+_ZONE = r"(?P<zone>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 _FRACTION = r"(?:[.,](?P<fraction>[0-9]+))?"
 _TIMESTAMP_EXTENDED = re.compile(
     r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})[Tt]"
@@ -102,7 +102,7 @@ _TIMESTAMP_EXTENDED = re.compile(
 _TIMESTAMP_BASIC = re.compile(
     r"(?P<year>[0-9]{4})(?P<month>[0-9]{2})(?P<day>[0-9]{2})T"
     rf"(?P<hour>[0-9]{{2}})(?P<minute>[0-9]{{2}})(?:(?P<second>[0-9]{{2}}){_FRACTION})?"
-    r"(?P<zone>Z|(?P<sign>[+-])(?P<zh>[0-9]{2})(?P<zm>[0-9]{2})?)?"
+    r"(?P<zone>Z|[+-][0-9]{2}(?:[0-9]{2})?)?"
 )
 
 # Statement `version` (Data 2.4.10.s3): 1.0 or 1.0.x; an xAPI 2.0 LRS also takes 2.0 and 2.0.x
@@ -175,7 +175,7 @@ def _zone(zone: str | None) -> timezone | None:
     if zone is None or zone in "Zz":
         # Data 4.5.s1.b4: the zone is only a SHOULD*; a time without one is read as UTC.
         return UTC
-    hours, minutes = int(zone[1:3]), int(zone[-2:] if len(zone) > 3 else 0)
+    hours, minutes = int(zone[1:3]), int(zone[-2:]) if len(zone) > 3 else 0
     if hours > 23 or minutes > 59:
         return None
     if hours == 0 and minutes == 0 and zone[0] == "-":
