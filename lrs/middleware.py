@@ -1,7 +1,7 @@
 """Rules that hold for every request, as plain ASGI middleware.
 
 - `RequestMiddleware` (inside CORS only): the request id, the deadline, the access log line,
-  and the 500 for anything no handler turned into an answer.
+  the 500 for anything no handler turned into an answer, and closing the request's sessions.
 - `XAPIVersionMiddleware`: `X-Experience-API-Version` on every request (but /about) and response,
   `X-Experience-API-Consistent-Through` on every Statement resource response, the body size limit.
 - `AlternateRequestSyntaxMiddleware`: xAPI 1.0.3's `?method=` form posts, rewritten into the
@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from lrs.db import DEADLINE
+from lrs.db import DEADLINE, close_request_sessions
 from lrs.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -131,6 +131,7 @@ class RequestMiddleware:
             if status == 0:
                 await own_answer(answer)
         finally:
+            await close_request_sessions(scope)
             self._log(scope, status, started)
             REQUEST_ID.reset(token)
 

@@ -103,7 +103,8 @@ class TestDeadline:
         made even once the document is free."""
         if database_url.startswith("sqlite"):
             pytest.skip("SQLite cannot interrupt a statement waiting for its lock")
-        async with running_app(_settings(database_url, request_timeout_seconds=0.5)) as app:
+        settings = _settings(database_url, request_timeout_seconds=0.5, analytics_enabled=False)
+        async with running_app(settings) as app:
             authorization, _ = await make_credential(app, [Scope.ALL])
             params = {
                 "activityId": "http://example.com/locked",
@@ -120,9 +121,42 @@ class TestDeadline:
                     late = await client.post(STATE, params=params, json={"after": 2})
                     await holder.rollback()
                 stored = await client.get(STATE, params=params)
+            checked_out = app.state.engine.pool.checkedout()
         assert late.status_code == 503
         assert late.headers["Retry-After"] == "1"
         assert stored.json() == {"before": 1}
+        assert checked_out == 0  # the cut-short request's session was closed too
+
+
+async def test_every_request_gives_its_connections_back(database_url: str) -> None:
+    """The sessions a request opens are closed when it ends, whether it was answered, read
+    only, or refused: the pool has every connection back (the learner models' background
+    fold is off, so that nothing else holds one)."""
+    async with running_app(_settings(database_url, analytics_enabled=False)) as app:
+        authorization, _ = await make_credential(app, [Scope.ALL])
+        pool = app.state.engine.pool
+        async with client_for(app, authorization) as client:
+            answers = {
+                "stored": await client.post("/xapi/statements", json=make_statement()),
+                "read": await client.get("/xapi/statements"),
+                "refused": await client.post("/xapi/statements", json={"actor": {}}),
+                "unknown document": await client.get(
+                    STATE,
+                    params={
+                        "activityId": "http://example.com/a",
+                        "agent": json.dumps({"mbox": "mailto:a@example.com"}),
+                        "stateId": "none",
+                    },
+                ),
+            }
+            held = pool.checkedout()
+        assert {name: answer.status_code for name, answer in answers.items()} == {
+            "stored": 200,
+            "read": 200,
+            "refused": 400,
+            "unknown document": 404,
+        }
+        assert held == 0
 
 
 async def _failing(_request: Request) -> None:
