@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import importlib
-from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 
 from lrs.settings import MAX_OVERFLOW, POOL_SIZE
@@ -327,16 +330,8 @@ async def write_records(
         raw = (await connection.get_raw_connection()).driver_connection
         if raw is None or not raw.is_in_transaction():
             raise RuntimeError("COPY outside a transaction would not roll back with it")
-        try:
+        async with _driver_errors(connection, raw, f"COPY into {table.name}"):
             await _copy_postgresql(raw, table.name, columns, records, upsert)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            # Raised past SQLAlchemy, which wraps what it runs itself: wrapped alike, so
-            # that a caller meets one kind of database error (the app's 503 / 409 / 400,
-            # the learner models' retry) whichever way the rows went.
-            lost = isinstance(error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError)
-            raise DBAPIError(
-                f"COPY into {table.name}", None, error, connection_invalidated=lost
-            ) from error
         return
     processors = [table.c[name].type.bind_processor(dialect) for name in columns]
     if any(processors):
@@ -348,6 +343,45 @@ async def write_records(
     marks = ", ".join("?" * len(columns))
     insert = f"INSERT INTO {table.name} ({listed}) VALUES ({marks}){upsert}"  # noqa: S608 - our names
     await connection.exec_driver_sql(insert, records)
+
+
+@contextlib.asynccontextmanager
+async def _driver_errors(connection: AsyncConnection, raw: Any, what: str) -> AsyncIterator[None]:
+    """Errors raised by asyncpg past SQLAlchemy, which wraps what it runs itself, wrapped
+    alike: a caller meets one kind of database error (the app's 503 / 409 / 400, the
+    learner models' retry) whichever way the statement went. A connection the error closed
+    is invalidated, so that the pool replaces it rather than hand it out again."""
+    try:
+        yield
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        lost = raw.is_closed() or not isinstance(error, asyncpg.PostgresError)
+        lost = lost or isinstance(error, asyncpg.PostgresConnectionError)
+        if lost:
+            await connection.invalidate()
+        raise DBAPIError(what, None, error, connection_invalidated=lost) from error
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(clause: TextClause, dialect: Dialect) -> SQLCompiler:
+    compiled = clause.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    return compiled
+
+
+async def first_row_by_driver(
+    connection: AsyncConnection, clause: TextClause, values: Mapping[str, Any]
+) -> asyncpg.Record | None:
+    """The first row of `clause` (a constant statement) as asyncpg itself runs it, on
+    PostgreSQL: SQLAlchemy's execution around one statement (binding, its result, the
+    greenlet hops) was about a tenth of a single POST's CPU. Its values go to the driver as
+    given, as they do for a text clause without types."""
+    compiled = _compiled(clause, connection.dialect)
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None  # a live connection's
+    arguments = [values[name] for name in compiled.positiontup or ()]
+    async with _driver_errors(connection, raw, "a statement run by the driver"):
+        row: asyncpg.Record | None = await raw.fetchrow(compiled.string, *arguments)
+    return row
 
 
 async def _copy_postgresql(

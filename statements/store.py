@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lrs.db import dialect_insert, lift_deadline, write_records
+from lrs.db import dialect_insert, first_row_by_driver, lift_deadline, write_records
 from statements.models import Cursor, StatementFilter
 from statements.tables import (
     activities,
@@ -316,7 +316,7 @@ async def insert_alone(
     # The write commits, so the deadline stops here, after the pool's wait; a wait for a
     # row lock (its id or an Activity written concurrently) is bounded by statement_timeout.
     restore_deadline = lift_deadline()
-    written = (await connection.execute(write, values)).first() is not None
+    written = await first_row_by_driver(connection, write, values) is not None
     if not written:
         restore_deadline()
     # The connection goes back either way: what the session writes next gets a transaction.
