@@ -182,7 +182,12 @@ def _request_session(
 async def close_request_sessions(scope: MutableMapping[str, Any]) -> None:
     """Closes what the request opened (rolling back what it did not commit), once it ends."""
     for session in scope.pop(_REQUEST_SESSIONS, ()):
-        await session.close()
+        try:
+            await session.close()
+        except DBAPIError:
+            # Its connection died inside a transaction, which cannot roll back: the pool
+            # drops the connection instead (the database rolled back when it went).
+            await session.invalidate()
 
 
 async def get_session(request: Request) -> AsyncSession:
@@ -330,7 +335,7 @@ async def write_records(
         raw = (await connection.get_raw_connection()).driver_connection
         if raw is None or not raw.is_in_transaction():
             raise RuntimeError("COPY outside a transaction would not roll back with it")
-        async with _driver_errors(connection, raw, f"COPY into {table.name}"):
+        async with _driver_errors(connection, f"COPY into {table.name}"):
             await _copy_postgresql(raw, table.name, columns, records, upsert)
         return
     processors = [table.c[name].type.bind_processor(dialect) for name in columns]
@@ -346,18 +351,27 @@ async def write_records(
 
 
 @contextlib.asynccontextmanager
-async def _driver_errors(connection: AsyncConnection, raw: Any, what: str) -> AsyncIterator[None]:
-    """Errors raised by asyncpg past SQLAlchemy, which wraps what it runs itself, wrapped
-    alike: a caller meets one kind of database error (the app's 503 / 409 / 400, the
-    learner models' retry) whichever way the statement went. A connection the error closed
-    is invalidated, so that the pool replaces it rather than hand it out again."""
+async def _driver_errors(connection: AsyncConnection, what: str) -> AsyncIterator[None]:
+    """Errors raised by asyncpg past SQLAlchemy, which wraps what it runs itself, wrapped as
+    a DBAPIError with the driver's error (and its sqlstate) as `orig`: a caller meets one
+    kind of database error (the app's 503 / 409 / 400, the learner models' retry) whichever
+    way the statement went. When the error closed the connection, the pool is told as
+    SQLAlchemy tells it of a disconnect it meets itself: this connection is invalidated,
+    and those made before it are replaced at their next checkout (a server that dropped one
+    has usually dropped them all)."""
     try:
         yield
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-        lost = raw.is_closed() or not isinstance(error, asyncpg.PostgresError)
-        lost = lost or isinstance(error, asyncpg.PostgresConnectionError)
+    except (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        OSError,
+    ) as error:
+        proxied = await connection.get_raw_connection()
+        lost = proxied.driver_connection is None or proxied.driver_connection.is_closed()
         if lost:
-            await connection.invalidate()
+            connection.sync_engine.pool._invalidate(proxied, error)  # what SQLAlchemy calls
+            await connection.invalidate(error)
         raise DBAPIError(what, None, error, connection_invalidated=lost) from error
 
 
@@ -379,7 +393,7 @@ async def first_row_by_driver(
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None  # a live connection's
     arguments = [values[name] for name in compiled.positiontup or ()]
-    async with _driver_errors(connection, raw, "a statement run by the driver"):
+    async with _driver_errors(connection, "a statement run by the driver"):
         row: asyncpg.Record | None = await raw.fetchrow(compiled.string, *arguments)
     return row
 

@@ -70,10 +70,11 @@ error_log = logging.getLogger("lrs")
 class RequestMiddleware:
     """Gives each request an id (answered in X-Request-ID, written into its log lines), a
     deadline (`timeout` seconds, 0 for none) and one access log line. A request past its
-    deadline is a 408 while the client is still sending its body, else a 503; either way its
-    transaction is rolled back, as the task running it is cancelled (a request that began to
-    commit is no longer bound by it: lrs.db.commit). An exception no handler answered is a
-    500 that says nothing of the exception."""
+    deadline is a 408 while the client is still sending its body, else a 503; either way the
+    task running it is cancelled, and what it had not committed is rolled back when its
+    sessions close (a request that began to commit is no longer bound by it: lrs.db.commit).
+    The sessions close once the request has been answered, whatever the answer. An
+    exception no handler answered is a 500 that says nothing of the exception."""
 
     def __init__(self, app: ASGIApp, timeout: float) -> None:
         self.app = app
@@ -131,9 +132,11 @@ class RequestMiddleware:
             if status == 0:
                 await own_answer(answer)
         finally:
-            await close_request_sessions(scope)
-            self._log(scope, status, started)
-            REQUEST_ID.reset(token)
+            try:
+                await close_request_sessions(scope)
+            finally:
+                self._log(scope, status, started)
+                REQUEST_ID.reset(token)
 
     @staticmethod
     def _log(scope: Scope, status: int, started: float) -> None:
