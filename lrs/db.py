@@ -7,7 +7,7 @@ import contextlib
 import contextvars
 import functools
 import importlib
-from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import Pool, PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
@@ -332,10 +333,12 @@ async def write_records(
         )
         upsert = f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
     if dialect.name == "postgresql":
-        raw = (await connection.get_raw_connection()).driver_connection
+        proxied = await connection.get_raw_connection()
+        raw = proxied.driver_connection
         if raw is None or not raw.is_in_transaction():
             raise RuntimeError("COPY outside a transaction would not roll back with it")
-        async with _driver_errors(connection, f"COPY into {table.name}"):
+        pool = connection.sync_engine.pool
+        async with _driver_errors(proxied, pool, f"COPY into {table.name}", connection):
             await _copy_postgresql(raw, table.name, columns, records, upsert)
         return
     processors = [table.c[name].type.bind_processor(dialect) for name in columns]
@@ -351,14 +354,19 @@ async def write_records(
 
 
 @contextlib.asynccontextmanager
-async def _driver_errors(connection: AsyncConnection, what: str) -> AsyncIterator[None]:
+async def _driver_errors(
+    proxied: PoolProxiedConnection,
+    pool: Pool,
+    what: str,
+    connection: AsyncConnection | None = None,
+) -> AsyncIterator[None]:
     """Errors raised by asyncpg past SQLAlchemy, which wraps what it runs itself, wrapped as
     a DBAPIError with the driver's error (and its sqlstate) as `orig`: a caller meets one
     kind of database error (the app's 503 / 409 / 400, the learner models' retry) whichever
     way the statement went. When the error closed the connection, the pool is told as
     SQLAlchemy tells it of a disconnect it meets itself: this connection is invalidated,
     and those made before it are replaced at their next checkout (a server that dropped one
-    has usually dropped them all)."""
+    has usually dropped them all); so is `connection`, the SQLAlchemy one around it."""
     try:
         yield
     except (
@@ -367,35 +375,36 @@ async def _driver_errors(connection: AsyncConnection, what: str) -> AsyncIterato
         asyncpg.InternalClientError,
         OSError,
     ) as error:
-        proxied = await connection.get_raw_connection()
         lost = proxied.driver_connection is None or proxied.driver_connection.is_closed()
         if lost:
-            connection.sync_engine.pool._invalidate(proxied, error)  # what SQLAlchemy calls
-            await connection.invalidate(error)
+            pool._invalidate(proxied, error)  # what SQLAlchemy calls
+            if connection is not None:
+                await connection.invalidate(error)
         raise DBAPIError(what, None, error, connection_invalidated=lost) from error
 
 
+@contextlib.asynccontextmanager
+async def pooled_driver_connection(engine: AsyncEngine, what: str) -> AsyncIterator[Any]:
+    """One of the pool's asyncpg connections by itself, with no SQLAlchemy connection or
+    session around it and no transaction begun: each statement on it commits by itself.
+    Around a request's one write, SQLAlchemy's session and execution (binding, results,
+    greenlet hops) had cost about a quarter of a single POST's CPU. Errors are wrapped as
+    `_driver_errors` wraps them."""
+    proxied = await engine.raw_connection()
+    try:
+        async with _driver_errors(proxied, engine.sync_engine.pool, what):
+            yield proxied.driver_connection
+    finally:
+        proxied.close()  # no transaction was begun on it, so its reset does no I/O
+
+
 @functools.lru_cache(maxsize=32)
-def _compiled(clause: TextClause, dialect: Dialect) -> SQLCompiler:
+def positional(clause: TextClause, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+    """`clause` (a constant statement) as the driver takes it: its SQL, and the names of its
+    values in their order. A text clause has no types, so the values go as given."""
     compiled = clause.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
-    return compiled
-
-
-async def first_row_by_driver(
-    connection: AsyncConnection, clause: TextClause, values: Mapping[str, Any]
-) -> asyncpg.Record | None:
-    """The first row of `clause` (a constant statement) as asyncpg itself runs it, on
-    PostgreSQL: SQLAlchemy's execution around one statement (binding, its result, the
-    greenlet hops) was about a tenth of a single POST's CPU. Its values go to the driver as
-    given, as they do for a text clause without types."""
-    compiled = _compiled(clause, connection.dialect)
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None  # a live connection's
-    arguments = [values[name] for name in compiled.positiontup or ()]
-    async with _driver_errors(connection, "a statement run by the driver"):
-        row: asyncpg.Record | None = await raw.fetchrow(compiled.string, *arguments)
-    return row
+    return compiled.string, tuple(compiled.positiontup or ())
 
 
 async def _copy_postgresql(

@@ -39,9 +39,15 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from lrs.db import dialect_insert, first_row_by_driver, lift_deadline, write_records
+from lrs.db import (
+    dialect_insert,
+    lift_deadline,
+    pooled_driver_connection,
+    positional,
+    write_records,
+)
 from statements.models import Cursor, StatementFilter
 from statements.tables import (
     activities,
@@ -296,9 +302,10 @@ async def insert_alone(
     feeds: Sequence[Table] = (),
 ) -> bool:
     """PostgreSQL, a session with no transaction begun: one new statement that voids nothing
-    written by a single SQL statement that commits by itself (no BEGIN, no COMMIT: one round
-    trip instead of three), with its index rows, its feeds' row and the Activities it
-    introduces (`definitions`: its canonical definitions as JSON text by Activity id).
+    written by a single SQL statement that commits by itself, on a pool connection of its
+    own (no BEGIN, no COMMIT: one round trip instead of three), with its index rows, its
+    feeds' row and the Activities it introduces (`definitions`: its canonical definitions
+    as JSON text by Activity id).
     Returns False, having written nothing, when its id is stored already or, with
     `may_define`, one of its definitions would change a stored one; or on SQLite, or with a
     transaction begun. The caller then writes it in the request's transaction (which
@@ -312,15 +319,17 @@ async def insert_alone(
         "may_define": may_define,
     }
     write = _postgresql_write_alone("attachment_positions" in values, _feed_names(session, feeds))
-    connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    # The write commits, so the deadline stops here, after the pool's wait; a wait for a
-    # row lock (its id or an Activity written concurrently) is bounded by statement_timeout.
-    restore_deadline = lift_deadline()
-    written = await first_row_by_driver(connection, write, values) is not None
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
+    sql, names = positional(write, engine.dialect)
+    async with pooled_driver_connection(engine, "a statement written alone") as driver:
+        # The write commits, so the deadline stops here, after the pool's wait; a wait for
+        # a row lock (its id or an Activity written concurrently) is bounded by
+        # statement_timeout.
+        restore_deadline = lift_deadline()
+        written = await driver.fetchrow(sql, *[values[name] for name in names]) is not None
     if not written:
         restore_deadline()
-    # The connection goes back either way: what the session writes next gets a transaction.
-    await (session.commit() if written else session.rollback())
     return written
 
 

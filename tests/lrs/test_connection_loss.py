@@ -25,7 +25,7 @@ def _query(client: httpx.AsyncClient) -> Awaitable[httpx.Response]:
 
 
 def _single_post(client: httpx.AsyncClient) -> Awaitable[httpx.Response]:
-    """A single statement, which is written by asyncpg itself (`first_row_by_driver`)."""
+    """A single statement, written on a pool connection by asyncpg (`pooled_driver_connection`)."""
     statement = {
         "actor": {"mbox": "mailto:a@example.com"},
         "verb": {"id": "http://adlnet.gov/expapi/verbs/attended"},
