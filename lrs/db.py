@@ -388,7 +388,7 @@ async def pooled_driver_connection(engine: AsyncEngine, what: str) -> AsyncItera
     """One of the pool's asyncpg connections by itself, with no SQLAlchemy connection or
     session around it and no transaction begun: each statement on it commits by itself.
     Around a request's one write, SQLAlchemy's session and execution (binding, results,
-    greenlet hops) had cost about a quarter of a single POST's CPU. Errors are wrapped as
+    greenlet hops) had cost about a third of a single POST's CPU. Errors are wrapped as
     `_driver_errors` wraps them."""
     proxied = await engine.raw_connection()
     try:
