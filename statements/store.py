@@ -8,8 +8,10 @@ inserted.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import uuid
+import weakref
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from lrs.db import (
@@ -305,32 +308,153 @@ async def insert_alone(
     written by a single SQL statement that commits by itself, on a pool connection of its
     own (no BEGIN, no COMMIT: one round trip instead of three), with its index rows, its
     feeds' row and the Activities it introduces (`definitions`: its canonical definitions
-    as JSON text by Activity id).
+    as JSON text by Activity id). Statements that arrive while such a write of their tenant
+    and credential is on its way are written together after it (`_AloneWrites`).
     Returns False, having written nothing, when its id is stored already or, with
     `may_define`, one of its definitions would change a stored one; or on SQLite, or with a
     transaction begun. The caller then writes it in the request's transaction (which
     compares a re-sent statement, and merges definitions)."""
     if session.get_bind().dialect.name != "postgresql" or session.in_transaction():
         return False
-    values = _write_values(tenant_id, credential_id, [row], set(), [])
-    values |= {
-        "defined_ids": list(definitions),
-        "definitions": list(definitions.values()),
-        "may_define": may_define,
-    }
-    write = _postgresql_write_alone("attachment_positions" in values, _feed_names(session, feeds))
     engine = session.bind
     assert isinstance(engine, AsyncEngine)
-    sql, names = positional(write, engine.dialect)
-    async with pooled_driver_connection(engine, "a statement written alone") as driver:
-        # The write commits, so the deadline stops here, after the pool's wait; a wait for
-        # a row lock (its id or an Activity written concurrently) is bounded by
-        # statement_timeout.
-        restore_deadline = lift_deadline()
-        written = await driver.fetchrow(sql, *[values[name] for name in names]) is not None
+    writes = _ALONE_WRITES.setdefault(engine, _AloneWrites())
+    key = _AloneKey(tenant_id, credential_id, may_define, _feed_names(session, feeds))
+    # The write commits, so the deadline stops here; a wait for a row lock (its id or an
+    # Activity written concurrently) is bounded by statement_timeout.
+    restore_deadline = lift_deadline()
+    written = await writes.write(engine, key, _Alone(row, definitions))
     if not written:
         restore_deadline()
     return written
+
+
+class _AloneKey(NamedTuple):
+    """What the statements of one write share."""
+
+    tenant_id: int
+    credential_id: int
+    may_define: bool
+    feeds: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Alone:
+    row: StatementRow
+    definitions: Mapping[str, str]
+
+
+# Statements per write of statements that waited.
+_ALONE_GROUP = 100
+
+
+class _AloneWrites:
+    """Single statements of one engine, written as they come: one that finds no write of its
+    key on its way writes at once; the ones that arrive meanwhile wait, and one task writes
+    them together when it is done, and so on until none wait. Concurrent single POSTs so
+    cost about a batch's database work per statement instead of a statement's each, and a
+    lone client waits for nothing. A write of several that fails is left to each request's
+    own transaction (`False`), where its error, if it is one of its statements', is its
+    own."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[_AloneKey, list[tuple[_Alone, asyncio.Future[bool]]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def write(self, engine: AsyncEngine, key: _AloneKey, alone: _Alone) -> bool:
+        waiting = self._waiting.get(key)
+        if waiting is not None:  # a write of this key is on its way
+            written = asyncio.get_running_loop().create_future()
+            waiting.append((alone, written))
+            # Shielded: the statement may be in a write already, whose result the
+            # other statements of the write are owed.
+            return await asyncio.shield(written)
+        self._waiting[key] = []
+        try:
+            return alone.row.statement_id in await _write_together(engine, key, [alone])
+        finally:
+            if self._waiting[key]:
+                task = asyncio.create_task(self._write_waiting(engine, key))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            else:
+                del self._waiting[key]
+
+    async def _write_waiting(self, engine: AsyncEngine, key: _AloneKey) -> None:
+        waiting = self._waiting[key]
+        try:
+            while waiting:
+                group = _take_group(waiting)
+                written: set[uuid.UUID] = set()
+                try:
+                    written = await _write_together(engine, key, [alone for alone, _ in group])
+                except DBAPIError:
+                    pass
+                finally:  # cancelled, or failed otherwise: to their own transactions
+                    for alone, future in group:
+                        if not future.done():
+                            future.set_result(alone.row.statement_id in written)
+        finally:
+            del self._waiting[key]
+            for _, future in waiting:
+                future.set_result(False)
+
+
+async def _write_together(
+    engine: AsyncEngine, key: _AloneKey, group: Sequence[_Alone]
+) -> set[uuid.UUID]:
+    """The statements of `group` written by one SQL statement; the ids of those written."""
+    values = _write_values(
+        key.tenant_id, key.credential_id, [alone.row for alone in group], set(), []
+    )
+    defined = [
+        (activity_id, definition, position)
+        for position, alone in enumerate(group, 1)
+        for activity_id, definition in alone.definitions.items()
+    ]
+    values |= {
+        "defined_ids": [record[0] for record in defined],
+        "definitions": [record[1] for record in defined],
+        "defined_positions": [record[2] for record in defined],
+        "may_define": key.may_define,
+    }
+    write = _postgresql_write_alone("attachment_positions" in values, key.feeds)
+    sql, names = positional(write, engine.dialect)
+    what = "statements written alone"
+    async with pooled_driver_connection(engine, what) as driver:
+        records = await driver.fetch(sql, *[values[name] for name in names])
+    return {record[0] for record in records}
+
+
+_ALONE_WRITES: weakref.WeakKeyDictionary[AsyncEngine, _AloneWrites] = weakref.WeakKeyDictionary()
+
+
+def _take_group(
+    waiting: list[tuple[_Alone, asyncio.Future[bool]]],
+) -> list[tuple[_Alone, asyncio.Future[bool]]]:
+    """Up to `_ALONE_GROUP` of the waiting statements, oldest first, taken out of `waiting`;
+    one that shares its id with a statement taken, or carries another definition of an
+    Activity one taken defines, waits for the next write (one SQL statement cannot upsert a
+    row twice)."""
+    group: list[tuple[_Alone, asyncio.Future[bool]]] = []
+    rest: list[tuple[_Alone, asyncio.Future[bool]]] = []
+    ids: set[uuid.UUID] = set()
+    defined: dict[str, str] = {}
+    for entry in waiting:
+        alone = entry[0]
+        fits = (
+            len(group) < _ALONE_GROUP
+            and alone.row.statement_id not in ids
+            and all(defined.get(a, d) == d for a, d in alone.definitions.items())
+        )
+        if fits:
+            group.append(entry)
+            ids.add(alone.row.statement_id)
+            defined.update(alone.definitions)
+        else:
+            rest.append(entry)
+    waiting[:] = rest
+    return group
 
 
 # One round trip for a whole batch on PostgreSQL: the batch travels as arrays (one parameter
@@ -421,18 +545,19 @@ _WRITE_DEFINITIONS = """
     ) d"""
 
 
-# A statement written alone (`insert_alone`) proceeds only when the definitions it carries
+# Statements written alone (`insert_alone`) proceed only when the definitions they carry
 # change nothing stored (what `merge_definition` would keep as it is: each language of a
 # language map or extension, every other property, equal; a map the stored definition
-# lacks is a change, even an empty one), or when it may not change
-# them; every CTE sees the same snapshot, so this is decided before anything is written.
+# lacks is a change, even an empty one), or when they may not change them; one that would
+# holds back the whole write, and each of its statements goes to its request's transaction.
+# Every CTE sees the same snapshot, so this is decided before anything is written.
 # Component lists (interactions) are not compared here: such a statement is not sent alone.
 _WRITE_ALONE_CHECKS = """,
     defined AS (
-        SELECT d.activity_id, d.definition, CAST(d.definition AS jsonb) AS incoming,
+        SELECT d.activity_id, d.definition, d.position, CAST(d.definition AS jsonb) AS incoming,
                CAST(s.definition AS jsonb) AS known
-        FROM unnest(CAST(:defined_ids AS text[]), CAST(:definitions AS text[]))
-            AS d(activity_id, definition)
+        FROM unnest(CAST(:defined_ids AS text[]), CAST(:definitions AS text[]),
+                    CAST(:defined_positions AS bigint[])) AS d(activity_id, definition, position)
         LEFT JOIN LATERAL (
             SELECT definition FROM activities
             WHERE tenant_id = :tenant_id AND activity_id = d.activity_id OFFSET 0
@@ -452,14 +577,16 @@ _WRITE_ALONE_CHECKS = """,
     )"""
 _WRITE_ALONE_PROCEED = """
         WHERE (SELECT proceed FROM unchanged)"""
-# The Activities the statement introduces, as the usual write would add them: one that a
-# concurrent write introduced meanwhile takes this definition when it may define (the later
-# writer's, as there), and stays as it is otherwise.
+# The Activities the written statements introduce (one definition each: `_take_group`), as
+# the usual write would add them: one that a concurrent write introduced meanwhile takes
+# this definition when it may define (the later writer's, as there), and stays as it is
+# otherwise.
 _WRITE_ALONE_ACTIVITIES = """,
     introduced AS (
         INSERT INTO activities (tenant_id, activity_id, definition)
-        SELECT :tenant_id, d.activity_id, d.definition FROM defined d
-        WHERE d.known IS NULL AND EXISTS (SELECT 1 FROM inserted)
+        SELECT DISTINCT ON (d.activity_id) :tenant_id, d.activity_id, d.definition
+        FROM defined d JOIN numbered n ON n.position = d.position
+        WHERE d.known IS NULL
         ORDER BY d.activity_id
         ON CONFLICT (tenant_id, activity_id) DO UPDATE SET definition = EXCLUDED.definition
             WHERE :may_define

@@ -42,8 +42,9 @@ async def test_dropped_connection_is_503_then_heals(
         pytest.skip("SQLite has no server that can drop a connection")
     authorization, _ = await make_credential(app, [Scope.ALL])
     async with client_for(app, authorization) as client:
-        # Concurrent, so that the pool holds several connections when they are dropped.
-        warm = await asyncio.gather(*(send(client) for _ in range(4)))
+        # Concurrent queries, so that the pool holds several connections when they are
+        # dropped (single POSTs that arrive together share a write and its connection).
+        warm = await asyncio.gather(*(_query(client) for _ in range(4)))
         assert {response.status_code for response in warm} == {200}
         pooled = app.state.engine.pool.checkedin()
         await _drop_connections_to(database_url.rsplit("/", 1)[1])

@@ -1,26 +1,30 @@
 """A single statement written alone (store.insert_alone): on PostgreSQL one SQL statement
-that commits by itself; anything it cannot settle (a re-sent id, a definition that changes
-a stored one, components to merge, voiding) is left to the request's transaction, which
-ends exactly as it would have without it. SQLite always writes in the transaction."""
+that commits by itself, shared by the single statements that arrived while the one before
+it was written; anything it cannot settle (a re-sent id, a definition that changes a stored
+one, components to merge, voiding) is left to the request's transaction, which ends exactly
+as it would have without it. SQLite always writes in the transaction."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.models import Principal, Scope
 from lrs.errors import Conflict
 from lrs.versions import XAPIVersion
 from statements import service
-from statements.tables import activities, statements
-from tests.conftest import make_credential, principal_of
-from tests.factories import ACTIVITY, activity, voiding, with_id
+from statements.tables import activities, statement_ids, statements
+from tests.conftest import client_for, make_credential, principal_of
+from tests.factories import ACTIVITY, activity, agent, voiding, with_id
 
 LESSON: dict[str, Any] = {
     "name": {"en-US": "Lesson"},
@@ -213,3 +217,131 @@ async def test_an_activity_introduced_concurrently_takes_the_later_definition(
         {"name": {"de-DE": "Zwei"}},
         {"name": {"en-US": "One", "de-DE": "Zwei"}},
     )
+
+
+async def _request(app: FastAPI, principal: Principal, body: Any) -> None:
+    async with app.state.sessionmaker() as session:
+        await _store(session, app, principal, body)
+        await session.commit()
+
+
+async def _sent_while_one_is_written(
+    app: FastAPI, principal: Principal, bodies: list[Any]
+) -> list[BaseException | None]:
+    """Stores each of `bodies` in a request of its own while a single statement's write is
+    on its way, held there by a row lock (its id registered by a transaction that ends
+    later), so that they wait and are written after it; returns each one's error, if any."""
+    first = with_id()
+    async with app.state.sessionmaker() as holder:
+        await holder.execute(
+            insert(statement_ids).values(
+                tenant_id=principal.tenant_id,
+                statement_id=uuid.UUID(first["id"]),
+                stored=datetime.now(UTC),
+                pending=True,
+            )
+        )
+        held = asyncio.create_task(_request(app, principal, first))
+        await asyncio.sleep(0.2)
+        waiting = [asyncio.create_task(_request(app, principal, body)) for body in bodies]
+        await asyncio.sleep(0.2)
+        assert not held.done()
+        await holder.rollback()
+    await held
+    return await asyncio.gather(*waiting, return_exceptions=True)
+
+
+async def _writes(app: FastAPI, bodies: list[Any]) -> int:
+    """How many transactions wrote the statements of `bodies` (PostgreSQL's xmin)."""
+    ids = [uuid.UUID(body["id"]) for body in bodies]
+    async with app.state.sessionmaker() as session:
+        query = text(
+            "SELECT count(DISTINCT CAST(xmin AS text)) FROM statements"
+            " WHERE statement_id = ANY(:ids)"
+        )
+        return int(await session.scalar(query, {"ids": ids}) or 0)
+
+
+def _postgresql_only(app: FastAPI) -> None:
+    if not _on_postgresql(app):
+        pytest.skip("SQLite writes every statement in its request's transaction")
+
+
+async def test_statements_that_arrive_during_a_write_are_written_together(
+    app: FastAPI,
+) -> None:
+    """Communication 2.1.2: each is stored, once, with its index rows (found by its agent and
+    by its Activity, Communication 2.1.3); one SQL statement wrote them all."""
+    _postgresql_only(app)
+    authorization, _ = await make_credential(app, [Scope.ALL])
+    principal = await principal_of(app, authorization)
+    bodies = [with_id(actor=agent(f"learner-{n}")) for n in range(10)]
+    assert await _sent_while_one_is_written(app, principal, bodies) == [None] * 10
+    assert await _writes(app, bodies) == 1
+    async with client_for(app, authorization) as client:
+        found = (await client.get("/xapi/statements", params={"activity": ACTIVITY})).json()
+        by_agent = await client.get(
+            "/xapi/statements", params={"agent": json.dumps(agent("learner-7"))}
+        )
+    assert len(found["statements"]) == 11
+    assert [s["id"] for s in by_agent.json()["statements"]] == [bodies[7]["id"]]
+
+
+async def test_in_a_shared_write_a_resent_id_is_compared_in_its_own_transaction(
+    app: FastAPI,
+) -> None:
+    """Communication 2.1.2.s2.b5: the same statement again changes nothing; other content
+    under its id is a 409 whose request writes nothing (not the Activity it would have
+    introduced), while the new statement beside it is stored."""
+    _postgresql_only(app)
+    principal = await _principal(app, [Scope.ALL])
+    stored = with_id()
+    await _request(app, principal, stored)
+    other = "http://example.com/activities/other"
+    changed = {**stored, "object": activity(other, name={"en-US": "Other"})}
+    new = with_id()
+    errors = await _sent_while_one_is_written(app, principal, [changed, new, stored])
+    assert [type(error) for error in errors] == [Conflict, type(None), type(None)]
+    assert await _stored(app) == 3
+    assert await _definition(app, other) is None
+
+
+async def test_in_a_shared_write_an_activity_is_introduced_once(app: FastAPI) -> None:
+    """Communication 2.5: statements that introduce the same Activity with the same
+    definition share a write; one with another definition of it goes after them and is
+    merged, as a statement sent after them would be."""
+    _postgresql_only(app)
+    principal = await _principal(app, [Scope.ALL])
+    same = [with_id(object=activity(**LESSON)) for _ in range(2)]
+    other = with_id(object=activity(name={"de-DE": "Lektion"}))
+    assert await _sent_while_one_is_written(app, principal, [*same, other]) == [None] * 3
+    assert await _writes(app, same) == 1
+    assert await _definition(app) == {**LESSON, "name": {"en-US": "Lesson", "de-DE": "Lektion"}}
+
+
+async def test_in_a_shared_write_the_same_id_twice_is_stored_once(app: FastAPI) -> None:
+    """Communication 2.1.2.s2.b5 between two requests that wait together: the same statement
+    twice is stored once; the same id with other content is one request's 409."""
+    _postgresql_only(app)
+    principal = await _principal(app, [Scope.ALL])
+    twice = with_id()
+    once = with_id()
+    changed = {**once, "verb": {"id": "http://adlnet.gov/expapi/verbs/attended"}}
+    errors = await _sent_while_one_is_written(app, principal, [twice, twice, once, changed])
+    assert [type(error) for error in errors] == [type(None)] * 3 + [Conflict]
+    assert await _stored(app) == 3
+    assert await _writes(app, [twice, once]) == 1  # the second of each went after them
+
+
+async def test_a_shared_write_that_fails_leaves_each_statement_to_its_own_request(
+    app: FastAPI,
+) -> None:
+    """One transaction per request: a statement the database refuses (a verb id past its
+    column, which the app answers 400) fails its own request, not the others it waited with."""
+    _postgresql_only(app)
+    principal = await _principal(app, [Scope.ALL])
+    refused = with_id(verb={"id": "http://example.com/verbs/" + "v" * 2048})
+    bodies = [with_id(), refused, with_id()]
+    errors = await _sent_while_one_is_written(app, principal, bodies)
+    assert [type(error) for error in errors] == [type(None), DBAPIError, type(None)]
+    assert await _stored(app) == 3
