@@ -2,10 +2,11 @@
 server, and a batch that was in flight at the kill is stored whole or not at all.
 
     python -m bench.crash [--backends postgresql,sqlite] [--kills 6] [--clients 8]
-                          [--workers 2] [--seed 1]
+                          [--workers 2] [--seed 1] [--largest 50]
 
 For each back end: a fresh database; then, `--kills` times, `lrs serve` is started, loaded
-by concurrent clients posting batches of 1 to 50 statements with ids of their own, and
+by concurrent clients posting batches of 1 to `--largest` statements with ids of their own
+(`--largest 1`: single statements, which arrive together and share writes), and
 killed (SIGKILL to the supervisor and its workers at once) at a random moment. Afterwards
 the database is read directly. Prints acknowledged / stored / lost statements and the
 in-flight batches found half stored; exits 1 unless lost and half stored are both 0.
@@ -40,7 +41,12 @@ class Outcome:
 
 
 async def client(
-    server: Server, corpus: Corpus, rng: random.Random, outcome: Outcome, stop: asyncio.Event
+    server: Server,
+    corpus: Corpus,
+    rng: random.Random,
+    outcome: Outcome,
+    stop: asyncio.Event,
+    largest: int,
 ) -> None:
     """Posts batches until the server dies under it."""
     headers = {**VERSION, **JSON, "Authorization": basic(ADMIN_KEY, ADMIN_SECRET)}
@@ -51,7 +57,7 @@ async def client(
                 **corpus.statement(rng.randrange(1_000_000)),
                 "id": str(uuid.UUID(int=rng.getrandbits(128))),
             }
-            for _ in range(rng.randint(1, 50))
+            for _ in range(rng.randint(1, largest))
         ]
         ids = [statement["id"] for statement in batch]
         try:
@@ -79,7 +85,9 @@ async def crash_backend(backend: str, options: argparse.Namespace, stamp: str) -
             stop = asyncio.Event()
             clients = [
                 asyncio.create_task(
-                    client(server, corpus, random.Random(rng.random()), outcome, stop)
+                    client(
+                        server, corpus, random.Random(rng.random()), outcome, stop, options.largest
+                    )
                 )
                 for _ in range(options.clients)
             ]
@@ -119,6 +127,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--largest", type=int, default=50, help="statements in the largest batch")
     options = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
