@@ -12,7 +12,7 @@ import asyncio
 import functools
 import uuid
 import weakref
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from lrs.db import (
@@ -320,13 +321,7 @@ async def insert_alone(
     assert isinstance(engine, AsyncEngine)
     writes = _ALONE_WRITES.setdefault(engine, _AloneWrites())
     key = _AloneKey(tenant_id, credential_id, may_define, _feed_names(session, feeds))
-    # The write commits, so the deadline stops here; a wait for a row lock (its id or an
-    # Activity written concurrently) is bounded by statement_timeout.
-    restore_deadline = lift_deadline()
-    written = await writes.write(engine, key, _Alone(row, definitions))
-    if not written:
-        restore_deadline()
-    return written
+    return await writes.write(engine, key, _Alone(row, definitions))
 
 
 class _AloneKey(NamedTuple):
@@ -363,15 +358,31 @@ class _AloneWrites:
 
     async def write(self, engine: AsyncEngine, key: _AloneKey, alone: _Alone) -> bool:
         waiting = self._waiting.get(key)
+        # The write commits, so the deadline stops once it is sure to come (for the first,
+        # once it has its connection); a wait for a row lock (its id or an Activity written
+        # concurrently) is bounded by statement_timeout.
+        restore_deadline: list[Callable[[], None]] = [lambda: None]
+
+        def lift() -> None:
+            restore_deadline[0] = lift_deadline()
+
+        written: bool
         if waiting is not None:  # a write of this key is on its way
-            written = asyncio.get_running_loop().create_future()
-            waiting.append((alone, written))
+            lift()
+            future = asyncio.get_running_loop().create_future()
+            waiting.append((alone, future))
             # Shielded: the statement may be in a write already, whose result the
             # other statements of the write are owed.
-            return await asyncio.shield(written)
+            written = await asyncio.shield(future)
+            if not written:
+                restore_deadline[0]()
+            return written
         self._waiting[key] = []
         try:
-            return alone.row.statement_id in await _write_together(engine, key, [alone])
+            written = alone.row.statement_id in await _write_together(engine, key, [alone], lift)
+            if not written:
+                restore_deadline[0]()
+            return written
         finally:
             if self._waiting[key]:
                 task = asyncio.create_task(self._write_waiting(engine, key))
@@ -388,7 +399,7 @@ class _AloneWrites:
                 written: set[uuid.UUID] = set()
                 try:
                     written = await _write_together(engine, key, [alone for alone, _ in group])
-                except DBAPIError:
+                except (DBAPIError, PoolTimeout):
                     pass
                 finally:  # cancelled, or failed otherwise: to their own transactions
                     for alone, future in group:
@@ -401,9 +412,13 @@ class _AloneWrites:
 
 
 async def _write_together(
-    engine: AsyncEngine, key: _AloneKey, group: Sequence[_Alone]
+    engine: AsyncEngine,
+    key: _AloneKey,
+    group: Sequence[_Alone],
+    connected: Callable[[], None] = lambda: None,
 ) -> set[uuid.UUID]:
-    """The statements of `group` written by one SQL statement; the ids of those written."""
+    """The statements of `group` written by one SQL statement; the ids of those written.
+    `connected` runs once the write has its pool connection."""
     values = _write_values(
         key.tenant_id, key.credential_id, [alone.row for alone in group], set(), []
     )
@@ -422,6 +437,7 @@ async def _write_together(
     sql, names = positional(write, engine.dialect)
     what = "statements written alone"
     async with pooled_driver_connection(engine, what) as driver:
+        connected()
         records = await driver.fetch(sql, *[values[name] for name in names])
     return {record[0] for record in records}
 
