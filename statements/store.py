@@ -12,7 +12,7 @@ import asyncio
 import functools
 import uuid
 import weakref
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -41,6 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -313,8 +314,9 @@ async def insert_alone(
     and credential is on its way are written together after it (`_AloneWrites`).
     Returns False, having written nothing, when its id is stored already or, with
     `may_define`, one of its definitions would change a stored one; or on SQLite, or with a
-    transaction begun. The caller then writes it in the request's transaction (which
-    compares a re-sent statement, and merges definitions)."""
+    transaction begun; also when a write it waited for failed (one whose connection was
+    lost after its commit may have written it). The caller then writes it in the request's
+    transaction (which compares a re-sent statement, and merges definitions)."""
     if session.get_bind().dialect.name != "postgresql" or session.in_transaction():
         return False
     engine = session.bind
@@ -357,39 +359,39 @@ class _AloneWrites:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def write(self, engine: AsyncEngine, key: _AloneKey, alone: _Alone) -> bool:
-        waiting = self._waiting.get(key)
         # The write commits, so the deadline stops once it is sure to come (for the first,
         # once it has its connection); a wait for a row lock (its id or an Activity written
         # concurrently) is bounded by statement_timeout.
-        restore_deadline: list[Callable[[], None]] = [lambda: None]
-
-        def lift() -> None:
-            restore_deadline[0] = lift_deadline()
-
-        written: bool
+        waiting = self._waiting.get(key)
         if waiting is not None:  # a write of this key is on its way
-            lift()
-            future = asyncio.get_running_loop().create_future()
+            restore_deadline = lift_deadline()
+            future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
             waiting.append((alone, future))
             # Shielded: the statement may be in a write already, whose result the
             # other statements of the write are owed.
             written = await asyncio.shield(future)
-            if not written:
-                restore_deadline[0]()
-            return written
-        self._waiting[key] = []
-        try:
-            written = alone.row.statement_id in await _write_together(engine, key, [alone], lift)
-            if not written:
-                restore_deadline[0]()
-            return written
-        finally:
-            if self._waiting[key]:
-                task = asyncio.create_task(self._write_waiting(engine, key))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            else:
-                del self._waiting[key]
+        else:
+            self._waiting[key] = []
+            try:
+                async with pooled_driver_connection(engine, _ALONE_WRITE) as driver:
+                    restore_deadline = lift_deadline()
+                    written = alone.row.statement_id in await _write_together(
+                        driver, engine.dialect, key, [alone]
+                    )
+            finally:
+                self._hand_on(engine, key)
+        if not written:
+            restore_deadline()
+        return written
+
+    def _hand_on(self, engine: AsyncEngine, key: _AloneKey) -> None:
+        """After the first write of `key`: a task writes what waited meanwhile, if any."""
+        if self._waiting[key]:
+            task = asyncio.create_task(self._write_waiting(engine, key))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            del self._waiting[key]
 
     async def _write_waiting(self, engine: AsyncEngine, key: _AloneKey) -> None:
         waiting = self._waiting[key]
@@ -398,7 +400,10 @@ class _AloneWrites:
                 group = _take_group(waiting)
                 written: set[uuid.UUID] = set()
                 try:
-                    written = await _write_together(engine, key, [alone for alone, _ in group])
+                    async with pooled_driver_connection(engine, _ALONE_WRITE) as driver:
+                        written = await _write_together(
+                            driver, engine.dialect, key, [alone for alone, _ in group]
+                        )
                 except (DBAPIError, PoolTimeout):
                     pass
                 finally:  # cancelled, or failed otherwise: to their own transactions
@@ -411,14 +416,14 @@ class _AloneWrites:
                 future.set_result(False)
 
 
+_ALONE_WRITE = "statements written alone"
+
+
 async def _write_together(
-    engine: AsyncEngine,
-    key: _AloneKey,
-    group: Sequence[_Alone],
-    connected: Callable[[], None] = lambda: None,
+    driver: Any, dialect: Dialect, key: _AloneKey, group: Sequence[_Alone]
 ) -> set[uuid.UUID]:
-    """The statements of `group` written by one SQL statement; the ids of those written.
-    `connected` runs once the write has its pool connection."""
+    """The statements of `group` written by one SQL statement on `driver`, a pool
+    connection of asyncpg's (`pooled_driver_connection`); the ids of those written."""
     values = _write_values(
         key.tenant_id, key.credential_id, [alone.row for alone in group], set(), []
     )
@@ -434,11 +439,8 @@ async def _write_together(
         "may_define": key.may_define,
     }
     write = _postgresql_write_alone("attachment_positions" in values, key.feeds)
-    sql, names = positional(write, engine.dialect)
-    what = "statements written alone"
-    async with pooled_driver_connection(engine, what) as driver:
-        connected()
-        records = await driver.fetch(sql, *[values[name] for name in names])
+    sql, names = positional(write, dialect)
+    records = await driver.fetch(sql, *[values[name] for name in names])
     return {record[0] for record in records}
 
 
