@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 import psutil
+import uvloop
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -600,7 +601,10 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     for backend in options.backends:
-        result = asyncio.run(bench_backend(backend, options, stamp))
+        # The load generator shares the cores with the server: on uvloop, as the server is,
+        # it spends about 170 µs of CPU per single POST instead of 200.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            result = runner.run(bench_backend(backend, options, stamp))
         record = {
             "backend": backend,
             "options": asdict(options),
