@@ -28,6 +28,7 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     false,
@@ -200,12 +201,16 @@ def _sqlite_registration() -> Any:
     same upsert in SQL). A statement's id that is pending (named by a voiding statement
     first) is new and learns from `voided_early` that it is voided; another id already there
     is a statement sent again. A target's pending row keeps the newest voiding statement's
-    stored time, so that it lives as long as that statement."""
+    stored time, so that it lives as long as that statement; once the target is stored, its
+    own (`statement_ids`)."""
     ids = sqlite.insert(statement_ids)
     upsert = ids.on_conflict_do_update(
         index_elements=["tenant_id", "statement_id"],
         set_={
-            "stored": func.max(statement_ids.c.stored, ids.excluded.stored),
+            "stored": case(
+                (ids.excluded.pending, func.max(statement_ids.c.stored, ids.excluded.stored)),
+                else_=ids.excluded.stored,
+            ),
             "pending": ids.excluded.pending,
             "voided_early": ~ids.excluded.pending,
         },
@@ -500,7 +505,9 @@ _WRITE_BATCH = """
         ) i{proceed}
         ORDER BY i.statement_id
         ON CONFLICT (tenant_id, statement_id) DO UPDATE
-            SET stored = GREATEST(statement_ids.stored, EXCLUDED.stored),
+            SET stored = CASE WHEN EXCLUDED.pending
+                              THEN GREATEST(statement_ids.stored, EXCLUDED.stored)
+                              ELSE EXCLUDED.stored END,
                 pending = EXCLUDED.pending, voided_early = NOT EXCLUDED.pending
             WHERE statement_ids.pending
         RETURNING statement_id, pending, voided_early
@@ -705,9 +712,14 @@ async def payloads(
     return found
 
 
+# Through the ids' rows, which name each statement's month: `statement_id = ANY(...)` on
+# `statements` alone probed every month's partition (100 ids, 28 months of 260,000
+# statements: 8-14 ms, 1.2-1.6 ms this way).
 _PAYLOADS = text(
-    "SELECT statement_id, payload, voided FROM statements"
-    " WHERE tenant_id = :tenant_id AND statement_id = ANY(CAST(:ids AS uuid[]))"
+    "SELECT s.statement_id, s.payload, s.voided FROM statement_ids i"
+    " JOIN statements s ON s.tenant_id = i.tenant_id AND s.statement_id = i.statement_id"
+    " AND s.stored = i.stored"
+    " WHERE i.tenant_id = :tenant_id AND i.statement_id = ANY(CAST(:ids AS uuid[]))"
 )
 
 
@@ -738,11 +750,20 @@ async def get_statement(
     credential_id: int | None,
 ) -> tuple[StoredStatement, bool] | None:
     """The statement and whether it is voided (the first stored, should tenants of a
-    roll-up each hold one with this id)."""
-    query = select(
-        statements.c.seq, statements.c.stored, statements.c.payload, statements.c.voided
-    ).where(
-        in_tenants(statements.c.tenant_id, tenant_ids), statements.c.statement_id == statement_id
+    roll-up each hold one with this id). Through the id's row, as `payloads`."""
+    ids = statement_ids
+    in_its_month = and_(
+        statements.c.tenant_id == ids.c.tenant_id,
+        statements.c.statement_id == ids.c.statement_id,
+        statements.c.stored == ids.c.stored,
+    )
+    query = (
+        select(statements.c.seq, statements.c.stored, statements.c.payload, statements.c.voided)
+        .select_from(ids.join(statements, in_its_month))
+        .where(
+            in_tenants(ids.c.tenant_id, tenant_ids),
+            ids.c.statement_id == statement_id,
+        )
     )
     if credential_id is not None:
         query = query.where(statements.c.credential_id == credential_id)

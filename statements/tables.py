@@ -60,11 +60,13 @@ statements = Table(
     ),
 )
 
-# Every stored statement id, unique per tenant; `stored` lets retention delete by month.
-# A voiding statement whose target is not stored yet leaves a `pending` row for the target
-# (stored: the voiding statement's), which the target fills when it arrives, learning from
-# `voided_early` that it is voided. Writes of a target and of its voiding statement meet on
-# this row's key, so concurrent ones wait for each other instead of missing each other.
+# Every stored statement id, unique per tenant, with the statement's `stored`: retention
+# deletes by month, and a lookup by id reads one month's partition of `statements` instead
+# of probing every month. A voiding statement whose target is not stored yet leaves a
+# `pending` row for the target (stored: the voiding statement's), which the target fills
+# with its own when it arrives, learning from `voided_early` that it is voided. Writes of a
+# target and of its voiding statement meet on this row's key, so concurrent ones wait for
+# each other instead of missing each other.
 statement_ids = Table(
     "statement_ids",
     metadata,

@@ -245,6 +245,42 @@ async def test_the_evidence_stored_migration_backfills_and_drops_orphans(
     assert [tuple(row) for row in rows] == [(kept, stored)]
 
 
+async def test_the_ids_stored_migration_gives_filled_targets_their_own_time(
+    empty_database_url: str,
+) -> None:
+    """0014: an id row a target filled after its voiding statement (`voided_early`) held the
+    later of the two stored times; it takes its statement's. Other rows stay as they are."""
+    engine = create_engine(empty_database_url)
+    target, other = uuid.uuid4(), uuid.uuid4()
+    stored = datetime.now(UTC).replace(microsecond=0)
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, "0013")
+        for statement_id, id_stored, voided_early in (
+            (target, stored + timedelta(hours=5), True),
+            (other, stored, False),
+        ):
+            await connection.execute(
+                statement_ids.insert().values(
+                    tenant_id=1, statement_id=statement_id, stored=id_stored,
+                    voided_early=voided_early,
+                )
+            )  # fmt: skip
+            await connection.execute(
+                statements.insert().values(
+                    tenant_id=1, statement_id=statement_id, stored=stored,
+                    verb_id="http://example.com/verb", is_voiding=False, voided=voided_early,
+                    credential_id=1, payload="{}",
+                )
+            )  # fmt: skip
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, "head")
+    async with create_sessionmaker(engine)() as session:
+        rows = await session.execute(select(statement_ids.c.statement_id, statement_ids.c.stored))
+        by_id = dict(rows.all())
+    await engine.dispose()
+    assert by_id == {target: stored, other: stored}
+
+
 async def test_instances_starting_together_migrate_once(empty_database_url: str) -> None:
     """`lrs serve` migrates at start; several instances starting at once must all succeed."""
     engines = [create_engine(empty_database_url) for _ in range(3)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
@@ -17,7 +18,7 @@ from auth import service as auth_service
 from lrs.db import create_sessionmaker
 from statements import partitions
 from statements.service import StatementHooks
-from statements.store import StatementRow, insert_statements
+from statements.store import StatementRow, get_statement, insert_statements, payloads
 from statements.tables import statement_ids, statements
 from tenancy.service import Actor, apply_retention, drop_expired_months
 
@@ -73,6 +74,41 @@ async def test_a_statement_id_is_unique_across_months(app: FastAPI) -> None:
     assert first == {statement_id}
     assert again == set()
     assert other_tenant == {statement_id}  # ids are unique per tenant
+
+
+async def test_a_target_stored_after_its_voiding_statement_keeps_its_own_month(
+    app: FastAPI,
+) -> None:
+    """Data 2.3.2.s2.b3: a target that arrives after its voiding statement is stored voided.
+    Its id row takes the target's own stored time, even when the voiding statement's is
+    later (another instance's clock ahead, here by 40 days): lookups by id join on it to read
+    the target's month, and retention deletes the row with the target's month."""
+    now = datetime.now(UTC)
+    target = row(now - timedelta(days=40))
+    voiding = replace(
+        row(now),
+        verb_id="http://adlnet.gov/expapi/verbs/voided",
+        object_ref=target.statement_id,
+        is_voiding=True,
+    )
+    async with create_sessionmaker(app.state.engine)() as session:
+        tenant_id = await tenant(session, None)
+        await store_at(session, tenant_id, voiding)
+        await store_at(session, tenant_id, target)
+        id_stored = await session.scalar(
+            select(statement_ids.c.stored).where(
+                statement_ids.c.tenant_id == tenant_id,
+                statement_ids.c.statement_id == target.statement_id,
+            )
+        )
+        found = await payloads(session, tenant_id, [target.statement_id])
+        by_id = await get_statement(session, [tenant_id], target.statement_id, None)
+        await session.rollback()
+    assert id_stored == target.stored
+    assert [(p.statement_id, p.voided) for p in found] == [(target.statement_id, True)]
+    assert by_id is not None
+    assert by_id[0].stored == target.stored
+    assert by_id[1] is True  # voided
 
 
 async def test_retention_drops_a_month_whose_statements_all_expired(app: FastAPI) -> None:
