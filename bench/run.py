@@ -15,11 +15,13 @@ import json
 import platform
 import random
 import statistics
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -456,6 +458,7 @@ async def bench_backend(backend: str, options: Options, stamp: str) -> dict[str,
         "ingest_without_models": await ingest_without_models(backend, options, stamp)
     }
     url, engine = await fresh_database(backend, stamp)
+    result["database_version"] = await database_version(engine)
     corpus = Corpus()
     server = Server(url, options.port, options.workers, RESULTS / f"{stamp}-{backend}.log")
     try:
@@ -498,13 +501,45 @@ async def bench_backend(backend: str, options: Options, stamp: str) -> dict[str,
     return result
 
 
+# The libraries on the request path, whose versions a fresh environment may not repeat.
+LIBRARIES = ("fastapi", "starlette", "uvicorn", "uvloop", "sqlalchemy", "asyncpg", "aiosqlite",
+             "pydantic", "orjson")  # fmt: skip
+
+
 def machine() -> dict[str, Any]:
     return {
         "cpus": psutil.cpu_count(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30),
         "platform": platform.platform(),
         "python": platform.python_version(),
+        "commit": _commit(),
+        "libraries": {name: metadata.version(name) for name in LIBRARIES},
     }
+
+
+def _commit() -> str:
+    """HEAD, marked when the working tree differs from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(  # noqa: S603 - our own git command
+            ["git", *args],  # noqa: S607 - git from PATH, as make finds it
+            cwd=RESULTS.parent,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + (
+        "-dirty" if git("status", "--porcelain", "--untracked-files=no") else ""
+    )
+
+
+async def database_version(engine: AsyncEngine) -> str:
+    query = (
+        "SHOW server_version" if engine.dialect.name == "postgresql" else "SELECT sqlite_version()"
+    )
+    async with engine.connect() as connection:
+        return str(await connection.scalar(text(query)))
 
 
 def table(backend: str, r: dict[str, Any]) -> str:
