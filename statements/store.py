@@ -319,8 +319,9 @@ async def insert_alone(
     and credential is on its way are written together after it (`_AloneWrites`).
     Returns False, having written nothing, when its id is stored already or, with
     `may_define`, one of its definitions would change a stored one; or on SQLite, or with a
-    transaction begun; also when a write it waited for failed (one whose connection was
-    lost after its commit may have written it). The caller then writes it in the request's
+    transaction begun, or when a write's worth of statements waits already; also when a
+    write it waited for failed (one whose connection was lost after its commit may have
+    written it). The caller then writes it in the request's
     transaction (which compares a re-sent statement, and merges definitions)."""
     if session.get_bind().dialect.name != "postgresql" or session.in_transaction():
         return False
@@ -357,7 +358,10 @@ class _AloneWrites:
     cost about a batch's database work per statement instead of a statement's each, and a
     lone client waits for nothing. A write of several that fails is left to each request's
     own transaction (`False`), where its error, if it is one of its statements', is its
-    own."""
+    own. A waiting statement's request no longer has its deadline (the statement may be in
+    a write), so at most one write's worth waits: one that finds as many waiting goes to
+    its own transaction, which the deadline bounds, rather than behind writes that a
+    stalled database could make last a statement timeout each."""
 
     def __init__(self) -> None:
         self._waiting: dict[_AloneKey, list[tuple[_Alone, asyncio.Future[bool]]]] = {}
@@ -368,6 +372,8 @@ class _AloneWrites:
         # once it has its connection); a wait for a row lock (its id or an Activity written
         # concurrently) is bounded by statement_timeout.
         waiting = self._waiting.get(key)
+        if waiting is not None and len(waiting) >= _ALONE_GROUP:
+            return False
         if waiting is not None:  # a write of this key is on its way
             restore_deadline = lift_deadline()
             future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.models import Principal, Scope
 from lrs.errors import Conflict
 from lrs.versions import XAPIVersion
-from statements import service
+from statements import service, store
 from statements.tables import activities, statement_ids, statements
 from tests.conftest import client_for, make_credential, principal_of
 from tests.factories import ACTIVITY, activity, agent, voiding, with_id
@@ -226,11 +226,15 @@ async def _request(app: FastAPI, principal: Principal, body: Any) -> None:
 
 
 async def _sent_while_one_is_written(
-    app: FastAPI, principal: Principal, bodies: list[Any]
+    app: FastAPI,
+    principal: Principal,
+    bodies: list[Any],
+    done_while_held: list[bool] | None = None,
 ) -> list[BaseException | None]:
     """Stores each of `bodies` in a request of its own while a single statement's write is
     on its way, held there by a row lock (its id registered by a transaction that ends
-    later), so that they wait and are written after it; returns each one's error, if any."""
+    later), so that they wait and are written after it; returns each one's error, if any.
+    `done_while_held` receives whether each request had finished while the write was held."""
     first = with_id()
     async with app.state.sessionmaker() as holder:
         await holder.execute(
@@ -246,6 +250,8 @@ async def _sent_while_one_is_written(
         waiting = [asyncio.create_task(_request(app, principal, body)) for body in bodies]
         await asyncio.sleep(0.2)
         assert not held.done()
+        if done_while_held is not None:
+            done_while_held.extend(request.done() for request in waiting)
         await holder.rollback()
     await held
     return await asyncio.gather(*waiting, return_exceptions=True)
@@ -331,6 +337,23 @@ async def test_in_a_shared_write_the_same_id_twice_is_stored_once(app: FastAPI) 
     assert [type(error) for error in errors] == [type(None)] * 3 + [Conflict]
     assert await _stored(app) == 3
     assert await _writes(app, [twice, once]) == 1  # the second of each went after them
+
+
+async def test_one_that_finds_a_full_write_waiting_goes_to_its_own_transaction(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Communication 2.1.2: a statement that finds a whole write's worth waiting (here two)
+    is stored by its own request's transaction, which its deadline bounds, not held behind
+    a write that waits: those two finish while the write before them is still held."""
+    _postgresql_only(app)
+    monkeypatch.setattr(store, "_ALONE_GROUP", 2)
+    principal = await _principal(app, [Scope.ALL])
+    bodies = [with_id() for _ in range(4)]
+    finished: list[bool] = []
+    assert await _sent_while_one_is_written(app, principal, bodies, finished) == [None] * 4
+    assert finished == [False, False, True, True]
+    assert await _writes(app, bodies[:2]) == 1
+    assert await _stored(app) == 5
 
 
 async def test_a_shared_write_that_fails_leaves_each_statement_to_its_own_request(
