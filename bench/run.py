@@ -518,20 +518,23 @@ def machine() -> dict[str, Any]:
 
 
 def _commit() -> str:
-    """HEAD, marked when the working tree differs from it."""
+    """HEAD, marked when the working tree (results aside) differs from it."""
 
     def git(*args: str) -> str:
         return subprocess.run(  # noqa: S603 - our own git command
             ["git", *args],  # noqa: S607 - git from PATH, as make finds it
-            cwd=RESULTS.parent,
+            cwd=RESULTS.parent.parent,
             capture_output=True,
             text=True,
             check=False,
         ).stdout.strip()
 
-    return git("rev-parse", "--short", "HEAD") + (
-        "-dirty" if git("status", "--porcelain", "--untracked-files=no") else ""
-    )
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--", ".", ":(exclude)bench/results")
+    except OSError:  # no git here
+        return "unknown"
+    return (head or "unknown") + ("-dirty" if changed else "")
 
 
 async def database_version(engine: AsyncEngine) -> str:
@@ -635,6 +638,7 @@ def main() -> None:
     )
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    ran_on = machine()  # the tree as the run starts
     for backend in options.backends:
         # The load generator shares the cores with the server: on uvloop, as the server is,
         # it spends about 170 µs of CPU per single POST instead of 200.
@@ -643,7 +647,7 @@ def main() -> None:
         record = {
             "backend": backend,
             "options": asdict(options),
-            "machine": machine(),
+            "machine": ran_on,
             "result": result,
         }
         (RESULTS / f"{stamp}-{backend}.json").write_text(json.dumps(record, indent=2))

@@ -720,11 +720,12 @@ async def payloads(
 
 # Through the ids' rows, which name each statement's month: `statement_id = ANY(...)` on
 # `statements` alone probed every month's partition (100 ids, 28 months of 260,000
-# statements: 8-14 ms, 1.2-1.6 ms this way).
+# statements: 6-9 ms, 0.7-2.3 ms this way). Each id by itself (LATERAL, fenced): a plain
+# join could be planned as a hash join over every partition.
 _PAYLOADS = text(
-    "SELECT s.statement_id, s.payload, s.voided FROM statement_ids i"
-    " JOIN statements s ON s.tenant_id = i.tenant_id AND s.statement_id = i.statement_id"
-    " AND s.stored = i.stored"
+    "SELECT s.statement_id, s.payload, s.voided FROM statement_ids i CROSS JOIN LATERAL ("
+    " SELECT statement_id, payload, voided FROM statements s WHERE s.tenant_id = i.tenant_id"
+    " AND s.statement_id = i.statement_id AND s.stored = i.stored OFFSET 0) s"
     " WHERE i.tenant_id = :tenant_id AND i.statement_id = ANY(CAST(:ids AS uuid[]))"
 )
 

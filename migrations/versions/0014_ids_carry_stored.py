@@ -1,7 +1,11 @@
 """A statement's id row carries the statement's own `stored`, which lookups by id now join
 on to read one month's partition (statements.store.payloads). A target stored after its
 voiding statement used to keep the later of the two times in its id row; those rows, the
-only ones marked `voided_early`, take their statement's.
+only ones marked `voided_early`, take their statement's. An instance of the earlier code
+still running beside the new (a rolling upgrade) can write such a row again, for a target
+stored after its voiding statement by an instance whose clock is behind: that target is
+then not found by id (404 for voidedStatementId, 409 for a re-send). Stop the earlier
+instances before the first new one starts.
 
 Revision ID: 0014
 Revises: 0013

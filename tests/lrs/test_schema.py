@@ -249,7 +249,8 @@ async def test_the_ids_stored_migration_gives_filled_targets_their_own_time(
     empty_database_url: str,
 ) -> None:
     """0014: an id row a target filled after its voiding statement (`voided_early`) held the
-    later of the two stored times; it takes its statement's. Other rows stay as they are."""
+    later of the two stored times; it takes its statement's. Other rows stay as they are,
+    even one whose time differs from its statement's (not the migration's to judge)."""
     engine = create_engine(empty_database_url)
     target, other = uuid.uuid4(), uuid.uuid4()
     stored = datetime.now(UTC).replace(microsecond=0)
@@ -257,7 +258,7 @@ async def test_the_ids_stored_migration_gives_filled_targets_their_own_time(
         await connection.run_sync(_upgrade, "0013")
         for statement_id, id_stored, voided_early in (
             (target, stored + timedelta(hours=5), True),
-            (other, stored, False),
+            (other, stored + timedelta(hours=1), False),
         ):
             await connection.execute(
                 statement_ids.insert().values(
@@ -278,7 +279,7 @@ async def test_the_ids_stored_migration_gives_filled_targets_their_own_time(
         rows = await session.execute(select(statement_ids.c.statement_id, statement_ids.c.stored))
         by_id = dict(rows.all())
     await engine.dispose()
-    assert by_id == {target: stored, other: stored}
+    assert by_id == {target: stored, other: stored + timedelta(hours=1)}
 
 
 async def test_instances_starting_together_migrate_once(empty_database_url: str) -> None:

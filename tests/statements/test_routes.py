@@ -12,12 +12,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 
 from auth.models import Scope
 from lrs.settings import Settings
 from statements import service, store
-from statements.tables import statements
+from statements.tables import statement_ids, statements
 from tests.conftest import client_for, make_credential, principal_of, running_app
 from tests.factories import ACTIVITY, VERB, activity, agent, statement, voiding, with_id
 
@@ -106,6 +106,30 @@ class TestPost:
         response = await post(client, body)
         assert response.status_code == 400
         assert ".result.response" in response.json()["error"]["message"]
+
+    async def test_an_id_its_statement_left_behind_is_a_409(self, app: FastAPI) -> None:
+        """Communication 2.1.2.s2.b5: an id stays taken by an id row that outlived its
+        statement (one kept later than its statement's month, which an earlier version's
+        retention dropped): a POST of it again is a 409 naming `id`, not a 500, alone
+        (written in the request's transaction) and in a batch."""
+        authorization, _ = await make_credential(app, [Scope.ALL])
+        principal = await principal_of(app, authorization)
+        taken = with_id()
+        async with app.state.sessionmaker() as session:
+            await session.execute(
+                insert(statement_ids).values(
+                    tenant_id=principal.tenant_id,
+                    statement_id=uuid.UUID(taken["id"]),
+                    stored=datetime.now(UTC),
+                )
+            )
+            await session.commit()
+        async with client_for(app, authorization) as client:
+            for body in (taken, [with_id(), taken]):
+                response = await post(client, body)
+                assert response.status_code == 409, response.text
+                assert response.json()["error"]["field"] == "id"
+            assert (await query(client))["statements"] == []
 
     async def test_a_batch_longer_than_one_read_is_compared_whole(self, settings: Settings) -> None:
         """Communication 2.1.2.s2.b2-b3, with LRS_MAX_BATCH_STATEMENTS above the 1,000 ids the

@@ -250,7 +250,8 @@ async def _sent_while_one_is_written(
         waiting = [asyncio.create_task(_request(app, principal, body)) for body in bodies]
         await asyncio.sleep(0.2)
         assert not held.done()
-        if done_while_held is not None:
+        if done_while_held is not None:  # time enough for those not held to finish
+            await asyncio.wait(waiting, timeout=2)
             done_while_held.extend(request.done() for request in waiting)
         await holder.rollback()
     await held
