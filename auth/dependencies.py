@@ -16,6 +16,9 @@ from lrs.db import get_session
 async def get_principal(
     request: Request, session: Annotated[AsyncSession, Depends(get_session)]
 ) -> Principal:
+    """The request's principal, checked and counted against the limits. The statement
+    writes call it themselves (statements.routes._writer), so a dependency override of it
+    does not reach them."""
     authenticator: Authenticator = request.app.state.authenticator
     with counting_failures(request.app.state.failed_logins, client_of(request)):
         principal = await authenticator.authenticate(session, request.headers.get("authorization"))

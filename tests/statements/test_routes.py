@@ -636,6 +636,24 @@ class TestAuthorization:
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith("Basic")
 
+    @pytest.mark.parametrize(
+        ("method", "url"),
+        [
+            ("PUT", "/xapi/statements"),  # no statementId
+            ("PUT", "/xapi/statements?verb=x"),  # a parameter PUT does not take
+            ("POST", "/xapi/statements?statementId=x"),  # POST takes none
+        ],
+    )
+    async def test_writes_authenticate_before_their_parameters_and_body(
+        self, app: FastAPI, method: str, url: str
+    ) -> None:
+        """Communication 3.2.s2.b2: a write without credentials is a 401, whatever else is
+        wrong with it (its parameters, a body that is not JSON)."""
+        async with client_for(app, None) as anonymous:
+            response = await anonymous.request(method, url, content=b"{")
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"].startswith("Basic")
+
     async def test_a_scripts_401_carries_no_challenge(self, app: FastAPI) -> None:
         """A browser meets a Basic challenge to a script's request with a login dialog (over
         a cmi5 AU the LRS serves); a request marked as a script's gets the 401 without it."""
