@@ -335,7 +335,7 @@ async def _check_resent(
         row.statement_id: row.payload for row in await store.payloads(session, tenant_id, resent)
     }
     for statement_id, statement in resent.items():
-        if statement_id not in existing:  # its id row outlived it (erased meanwhile)
+        if statement_id not in existing:  # its id row outlived it (erased, or dropped by retention)
             raise Conflict(f"statement id {statement_id} is taken by a deleted statement", "id")
         if not statements_equivalent(_loads(existing[statement_id]), statement):
             raise Conflict(

@@ -321,8 +321,8 @@ async def insert_alone(
     `may_define`, one of its definitions would change a stored one; or on SQLite, or with a
     transaction begun, or when a write's worth of statements waits already; also when a
     write it waited for failed (one whose connection was lost after its commit may have
-    written it). The caller then writes it in the request's
-    transaction (which compares a re-sent statement, and merges definitions)."""
+    written it). The caller then writes it in the request's transaction (which compares a
+    re-sent statement, and merges definitions)."""
     if session.get_bind().dialect.name != "postgresql" or session.in_transaction():
         return False
     engine = session.bind
@@ -372,9 +372,9 @@ class _AloneWrites:
         # once it has its connection); a wait for a row lock (its id or an Activity written
         # concurrently) is bounded by statement_timeout.
         waiting = self._waiting.get(key)
-        if waiting is not None and len(waiting) >= _ALONE_GROUP:
-            return False
         if waiting is not None:  # a write of this key is on its way
+            if len(waiting) >= _ALONE_GROUP:
+                return False  # a write's worth waits already
             restore_deadline = lift_deadline()
             future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
             waiting.append((alone, future))

@@ -12,19 +12,22 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import Insert, insert
 
 from auth import service as auth_service
 from auth.models import Principal, Role, Scope
 from lrs.app import create_app
 from lrs.db import create_engine, create_sessionmaker, migrate
 from lrs.settings import Settings
+from statements.tables import statement_ids
 
 POSTGRES_URL = os.environ.get(
     "LRS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -173,6 +176,16 @@ async def principal_of(app: FastAPI, authorization: str) -> Principal:
         principal: Principal = await app.state.authenticator.authenticate(session, authorization)
         await session.commit()
     return principal
+
+
+def id_row(tenant_id: int, statement: dict[str, Any], *, pending: bool = False) -> Insert:
+    """An id row for `statement`'s id, stored now, with no statement written for it."""
+    return insert(statement_ids).values(
+        tenant_id=tenant_id,
+        statement_id=uuid.UUID(statement["id"]),
+        stored=datetime.now(UTC),
+        pending=pending,
+    )
 
 
 def client_for(

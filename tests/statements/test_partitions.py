@@ -81,8 +81,8 @@ async def test_a_target_stored_after_its_voiding_statement_keeps_its_own_month(
 ) -> None:
     """Data 2.3.2.s2.b3: a target that arrives after its voiding statement is stored voided.
     Its id row takes the target's own stored time, even when the voiding statement's is
-    later (another instance's clock ahead, here by 40 days): lookups by id join on it to read
-    the target's month, and retention deletes the row with the target's month."""
+    later (another instance's clock ahead, here by 40 days), so that lookups by id, which
+    join on it to read the target's month, find the target."""
     now = datetime.now(UTC)
     target = row(now - timedelta(days=40))
     voiding = replace(

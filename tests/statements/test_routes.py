@@ -12,13 +12,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, select
 
 from auth.models import Scope
 from lrs.settings import Settings
 from statements import service, store
-from statements.tables import statement_ids, statements
-from tests.conftest import client_for, make_credential, principal_of, running_app
+from statements.tables import statements
+from tests.conftest import client_for, id_row, make_credential, principal_of, running_app
 from tests.factories import ACTIVITY, VERB, activity, agent, statement, voiding, with_id
 
 
@@ -116,13 +116,7 @@ class TestPost:
         principal = await principal_of(app, authorization)
         taken = with_id()
         async with app.state.sessionmaker() as session:
-            await session.execute(
-                insert(statement_ids).values(
-                    tenant_id=principal.tenant_id,
-                    statement_id=uuid.UUID(taken["id"]),
-                    stored=datetime.now(UTC),
-                )
-            )
+            await session.execute(id_row(principal.tenant_id, taken))
             await session.commit()
         async with client_for(app, authorization) as client:
             for body in (taken, [with_id(), taken]):

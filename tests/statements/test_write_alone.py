@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,8 +21,8 @@ from auth.models import Principal, Scope
 from lrs.errors import Conflict
 from lrs.versions import XAPIVersion
 from statements import service, store
-from statements.tables import activities, statement_ids, statements
-from tests.conftest import client_for, make_credential, principal_of
+from statements.tables import activities, statements
+from tests.conftest import client_for, id_row, make_credential, principal_of
 from tests.factories import ACTIVITY, activity, agent, voiding, with_id
 
 LESSON: dict[str, Any] = {
@@ -237,14 +236,7 @@ async def _sent_while_one_is_written(
     `done_while_held` receives whether each request had finished while the write was held."""
     first = with_id()
     async with app.state.sessionmaker() as holder:
-        await holder.execute(
-            insert(statement_ids).values(
-                tenant_id=principal.tenant_id,
-                statement_id=uuid.UUID(first["id"]),
-                stored=datetime.now(UTC),
-                pending=True,
-            )
-        )
+        await holder.execute(id_row(principal.tenant_id, first, pending=True))
         held = asyncio.create_task(_request(app, principal, first))
         await asyncio.sleep(0.2)
         waiting = [asyncio.create_task(_request(app, principal, body)) for body in bodies]
